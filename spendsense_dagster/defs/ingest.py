@@ -1,0 +1,114 @@
+"""raw/* assets: one per input file, JSON (array or NDJSON) or Parquet into DuckDB, bad rows quarantined."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib import ingest
+from spendsense_dagster.lib.settings import CATALOG_PATH
+
+
+class AsOfConfig(dg.Config):
+    """The run's as-of date (YYYY-MM-DD). Empty: the latest transaction date (docs/data_contract.md)."""
+
+    as_of_date: str | None = None
+
+    def parsed(self) -> date | None:
+        if not self.as_of_date:
+            return None
+        try:
+            return date.fromisoformat(self.as_of_date)
+        except ValueError as e:
+            raise dg.Failure(f"as_of_date must be YYYY-MM-DD, got {self.as_of_date!r}") from e
+
+
+def _load_metadata(load: ingest.EntityLoad) -> dict:
+    reasons = "\n".join(f"| {reason} | {count} |" for reason, count in sorted(load.rejected_by_reason.items()))
+    metadata = {
+        "files": dg.MetadataValue.json(load.files),
+        "records_read": dg.MetadataValue.int(load.records_read),
+        "dagster/row_count": dg.MetadataValue.int(load.accepted),
+        "rejected": dg.MetadataValue.int(load.rejected),
+        "rejections_by_reason": dg.MetadataValue.md(
+            "| reason | records |\n| --- | --- |\n" + reasons if reasons else "no rejected records"
+        ),
+    }
+    if load.as_of_date is not None:
+        metadata["as_of_date"] = dg.MetadataValue.text(load.as_of_date.isoformat())
+    return metadata
+
+
+def _conservation_check(load: ingest.EntityLoad) -> dg.AssetCheckResult:
+    """Every record read lands in exactly one place: the clean table or raw.rejected_records."""
+    return dg.AssetCheckResult(
+        check_name="row_conservation",
+        passed=load.records_read == load.accepted + load.rejected,
+        metadata={"read": load.records_read, "accepted": load.accepted, "rejected": load.rejected},
+    )
+
+
+def _ingest_asset(entity: str, deps: list[str], description: str):
+    """A raw/<entity> asset that loads its files and reports row conservation as a check."""
+    load_fn = getattr(ingest, f"ingest_{entity}")
+
+    @dg.asset(
+        key=["raw", entity],
+        group_name="ingest",
+        kinds={"duckdb", "python"},
+        pool="duckdb",
+        deps=[dg.AssetKey(["raw", dep]) for dep in deps],
+        description=description,
+        check_specs=[dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", entity]), blocking=True)],
+    )
+    def _asset(spendsense: SpendSenseResource):
+        with spendsense.connect() as con:
+            load = load_fn(con, Path(spendsense.raw_dir))
+        yield dg.MaterializeResult(metadata=_load_metadata(load))
+        yield _conservation_check(load)
+
+    return _asset
+
+
+raw_users = _ingest_asset("users", [], "People: customers and operators, with consent status.")
+raw_accounts = _ingest_asset("accounts", ["users"], "Accounts of known users; orphans and bad limits rejected.")
+raw_liabilities = _ingest_asset("liabilities", ["accounts"], "Credit card and loan terms per account.")
+
+
+@dg.asset(
+    key=["raw", "transactions"],
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    pool="duckdb",
+    deps=[dg.AssetKey(["raw", "accounts"])],
+    description="Transactions of known accounts; resolves the run's as-of date into raw.run_context.",
+    check_specs=[dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", "transactions"]), blocking=True)],
+)
+def raw_transactions(config: AsOfConfig, spendsense: SpendSenseResource):
+    with spendsense.connect() as con:
+        load = ingest.ingest_transactions(
+            con, Path(spendsense.raw_dir), config.parsed(), spendsense.amount_convention
+        )
+    yield dg.MaterializeResult(metadata=_load_metadata(load))
+    yield _conservation_check(load)
+
+
+@dg.asset(
+    key=["raw", "products"],
+    group_name="ingest",
+    kinds={"duckdb", "python"},
+    pool="duckdb",
+    description="The partner product catalog committed in data/product_catalog.json.",
+    check_specs=[dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", "products"]), blocking=True)],
+)
+def raw_products(spendsense: SpendSenseResource):
+    with spendsense.connect() as con:
+        load = ingest.ingest_products(con, CATALOG_PATH)
+    yield dg.MaterializeResult(metadata=_load_metadata(load))
+    yield _conservation_check(load)
+
+
+ingest_assets = [raw_users, raw_accounts, raw_transactions, raw_liabilities, raw_products]

@@ -1,0 +1,118 @@
+"""Content-addressed cache of generation results, so an unchanged user costs no model call next run.
+
+Key = sha256(generator, model, prompt version, context hash). Any change to the user's numbers, the
+prompt files or the model gives a new key; stale entries are simply never read again. One JSON file
+per key, written atomically (temp file + os.replace) so a crash never leaves a half-written entry.
+Failures are not cached: the next run tries them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from spendsense_dagster.lib.recommendation_models import GenerationResult, UserContext
+
+if TYPE_CHECKING:
+    from spendsense_dagster.lib.generators import RecommendationGenerator
+
+
+def context_hash(context: UserContext) -> str:
+    """sha256 of the context's canonical JSON (sorted keys, compact): equal contexts, equal hashes."""
+    canonical = json.dumps(context.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def cache_key(generator: str, model: str, prompt_version: str, context_digest: str) -> str:
+    # NUL separators: no two different tuples can join into the same string.
+    joined = "\0".join((generator, model, prompt_version, context_digest))
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+class ResultCache:
+    """GenerationResults as JSON files under `cache_dir/<first 2 hex>/<key>.json`."""
+
+    def __init__(self, cache_dir: Path):
+        self.cache_dir = Path(cache_dir)
+
+    def _path(self, key: str) -> Path:
+        return self.cache_dir / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> GenerationResult | None:
+        path = self._path(key)
+        try:
+            return GenerationResult.model_validate_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValidationError, UnicodeDecodeError):
+            # Written by an older shape of GenerationResult: a miss, overwritten after the new call.
+            return None
+
+    def put(self, key: str, result: GenerationResult) -> None:
+        if result.failed:
+            raise ValueError("failed generations are not cached")
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(result.model_dump_json())
+            os.replace(temp_name, path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+
+_CACHE_HIT_USAGE = {
+    "cache_hit": True,
+    "attempts": 0,
+    "latency_ms": 0.0,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cost_usd": 0.0,
+}
+
+
+class CachedGenerator:
+    """Wraps a generator: cached users come back from disk, only the rest reach the inner generator."""
+
+    def __init__(self, inner: RecommendationGenerator, cache_dir: Path):
+        self.inner = inner
+        self.cache = ResultCache(cache_dir)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    def prompt_version(self, persona: str) -> str:
+        return self.inner.prompt_version(persona)
+
+    def _key(self, context: UserContext) -> str:
+        return cache_key(self.name, self.model, self.prompt_version(context.persona), context_hash(context))
+
+    def generate_many(self, contexts: Sequence[UserContext]) -> list[GenerationResult]:
+        keys = [self._key(context) for context in contexts]
+        results: dict[int, GenerationResult] = {}
+        for index, key in enumerate(keys):
+            cached = self.cache.get(key)
+            if cached is not None:
+                # This run spent nothing on a cached user: no call, no tokens, no cost.
+                results[index] = cached.model_copy(update=_CACHE_HIT_USAGE)
+        missing = [index for index in range(len(contexts)) if index not in results]
+        fresh = self.inner.generate_many([contexts[index] for index in missing])
+        for index, result in zip(missing, fresh, strict=True):
+            if not result.failed:
+                self.cache.put(keys[index], result)
+            results[index] = result
+        return [results[index] for index in range(len(contexts))]

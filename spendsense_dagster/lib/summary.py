@@ -1,0 +1,79 @@
+"""The short report `spendsense run` prints: what is in the warehouse after a run."""
+
+from __future__ import annotations
+
+import duckdb
+
+from spendsense_dagster.lib.settings import Settings
+
+SUMMARY_TABLES = (
+    "raw.users",
+    "raw.accounts",
+    "raw.transactions",
+    "raw.liabilities",
+    "raw.products",
+    "raw.rejected_records",
+    "marts.user_features",
+    "marts.recurring_streams",
+    "marts.user_personas",
+    "recs.recommendations",
+    "review.approval_queue",
+    "review.approved_recommendations",
+    "eval.evaluation_metrics",
+)
+PERSONAS = (
+    "wealth_builder",
+    "high_utilization",
+    "savings_builder",
+    "variable_income",
+    "subscription_heavy",
+    "general_wellness",
+)
+
+
+def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
+    return {row[0] for row in rows}
+
+
+def _persona_table(con: duckdb.DuckDBPyConnection) -> list[str]:
+    counts = dict(
+        ((persona, window), n)
+        for persona, window, n in con.execute(
+            "select persona, window_days, count(*) from marts.user_personas group by all"
+        ).fetchall()
+    )
+    lines = [f"  {'persona':<20}{'30 d':>8}{'180 d':>8}"]
+    for persona in PERSONAS:
+        lines.append(f"  {persona:<20}{counts.get((persona, 30), 0):>8}{counts.get((persona, 180), 0):>8}")
+    return lines
+
+
+def warehouse_summary(settings: Settings) -> str:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = _existing_tables(con)
+        lines = ["", "SpendSense run summary"]
+        if "raw.run_context" in tables:
+            as_of = con.execute("select as_of_date from raw.run_context").fetchall()[0][0]
+            lines.append(f"as of {as_of}   input {settings.raw_dir}")
+        if "marts.customers" in tables:
+            customers, consenting = con.execute(
+                "select count(*), count(*) filter (consent_status) from marts.customers where is_customer"
+            ).fetchall()[0]
+            lines.append(f"customers: {customers} ({consenting} consenting)")
+        lines.append("rows per table:")
+        for table in SUMMARY_TABLES:
+            if table in tables:
+                rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+                lines.append(f"  {table:<36}{rows:>10,}")
+        if "marts.user_personas" in tables:
+            lines.append("customers per persona and window:")
+            lines.extend(_persona_table(con))
+        if "raw.rejected_records" in tables:
+            rejected = con.execute(
+                "select entity, reason, count(*) from raw.rejected_records group by all order by all"
+            ).fetchall()
+            lines.append(f"rejected records: {sum(n for *_, n in rejected)}")
+            lines.extend(f"  {entity:<14}{reason:<26}{n:>6}" for entity, reason, n in rejected)
+    lines.append(f"warehouse: {settings.warehouse_path}")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""Runs a job of the Definitions in-process for the CLI, then prints what it made."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import dagster as dg
+
+from spendsense_dagster.defs.automation import as_of_run_config
+from spendsense_dagster.definitions import build_definitions
+from spendsense_dagster.lib.settings import Settings
+from spendsense_dagster.lib.summary import warehouse_summary
+
+JOBS = {"all": "spendsense_pipeline", "ingest": "spendsense_ingest"}
+
+
+def _instance() -> dg.DagsterInstance:
+    """The persistent instance when DAGSTER_HOME is set (runs show in the UI), else a throwaway one."""
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            messages.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                messages.append(f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+    return messages
+
+
+def run_pipeline(as_of: date | None, selection: str = "all") -> int:
+    settings = Settings.from_env()
+    job = build_definitions(settings).resolve_job_def(JOBS[selection])
+    with _instance() as instance:
+        result = job.execute_in_process(
+            run_config=as_of_run_config(as_of.isoformat() if as_of else None),
+            instance=instance,
+            raise_on_error=False,
+        )
+    problems = _failure_messages(result)
+    for message in problems:
+        print(f"ERROR {message}")
+    if not result.success:
+        print(f"Run failed ({len(problems)} problem(s) above). Warehouse: {settings.warehouse_path}")
+        return 1
+    print(warehouse_summary(settings))
+    return 0
