@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import dagster as dg
 
-from spendsense_dagster.defs.automation import daily_pipeline_schedule, ingest_job, pipeline_job
+from spendsense_dagster.defs.automation import (
+    daily_pipeline_schedule,
+    ingest_job,
+    pipeline_job,
+    publish_job,
+    review_decisions_sensor,
+)
+from spendsense_dagster.defs.evaluate import evaluate_assets
 from spendsense_dagster.defs.ingest import ingest_assets
+from spendsense_dagster.defs.recommend import recommend_assets
 from spendsense_dagster.defs.resources import SpendSenseResource, dbt_resource
+from spendsense_dagster.defs.review import review_assets
 from spendsense_dagster.defs.transform import spendsense_dbt_models
 from spendsense_dagster.lib.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest_assets, spendsense_dbt_models],
-        jobs=[pipeline_job, ingest_job],
+        assets=[*ingest_assets, spendsense_dbt_models, *recommend_assets, *review_assets, *evaluate_assets],
+        jobs=[pipeline_job, ingest_job, publish_job],
+        sensors=[review_decisions_sensor],
         schedules=[daily_pipeline_schedule],
         resources={"spendsense": SpendSenseResource.from_settings(settings), "dbt": dbt_resource()},
         # DuckDB allows one writer: the in-process executor runs the steps of a run one at a time.

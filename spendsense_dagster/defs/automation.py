@@ -1,8 +1,12 @@
 """Jobs and schedules: the whole pipeline once a day, as of that day."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Dagster inspects the `context` annotation at definition time.
+from pathlib import Path
 
 import dagster as dg
+
+from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.review_inputs import review_inputs_fingerprint
 
 # The op that owns the run's as-of date (see defs/ingest.py AsOfConfig).
 AS_OF_OP = "raw__transactions"
@@ -30,3 +34,24 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("ingest"),
     description="Load the raw files into the warehouse only (used by `spendsense ingest` and CI's dbt build).",
 )
+
+publish_job = dg.define_asset_job(
+    "spendsense_publish",
+    selection=dg.AssetSelection.groups("review", "evaluate"),
+    description="Apply operator decisions and consent changes, republish approved items, metrics and exports."
+    " Never recomputes features or calls the language model.",
+)
+
+
+@dg.sensor(job=publish_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def review_decisions_sensor(context: dg.SensorEvaluationContext, spendsense: SpendSenseResource):
+    """A new decision (CLI or CSV) or consent change starts the publish job once."""
+    review_dir = Path(spendsense.review_dir)
+    fingerprint = review_inputs_fingerprint(review_dir)
+    previous = context.cursor
+    context.update_cursor(fingerprint)
+    if previous == fingerprint:
+        return dg.SkipReason("no new operator decisions or consent changes")
+    if previous is None and fingerprint == review_inputs_fingerprint(review_dir / "nothing-here"):
+        return dg.SkipReason("no operator input yet")
+    return dg.RunRequest(run_key=fingerprint)

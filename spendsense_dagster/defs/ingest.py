@@ -1,7 +1,6 @@
 """raw/* assets: one per input file, JSON (array or NDJSON) or Parquet into DuckDB, bad rows quarantined."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster inspects config annotations at definition time.
 from datetime import date
 from pathlib import Path
 

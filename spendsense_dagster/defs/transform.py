@@ -1,7 +1,6 @@
 """dbt models as Dagster assets: staging -> intermediate -> marts, dbt tests as asset checks."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster inspects the `context` annotation at definition time.
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -9,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from spendsense_dagster.defs.resources import SpendSenseResource
@@ -73,7 +73,7 @@ def warehouse_env(warehouse_path: str) -> Iterator[None]:
     manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, project=dbt_project, pool="duckdb"
 )
 def spendsense_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, spendsense: SpendSenseResource
+    context: AssetExecutionContext, dbt: DbtCliResource, spendsense: SpendSenseResource
 ):
     as_of_date, convention = read_run_context(spendsense)
     context.log.info(f"dbt build as of {as_of_date} ({convention} sign convention)")

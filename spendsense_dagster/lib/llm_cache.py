@@ -32,7 +32,7 @@ def context_hash(context: UserContext) -> str:
 
 def cache_key(generator: str, model: str, prompt_version: str, context_digest: str) -> str:
     # NUL separators: no two different tuples can join into the same string.
-    joined = "\0".join((generator, model, prompt_version, context_digest))
+    joined = f"{generator}\0{model}\0{prompt_version}\0{context_digest}"
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 

@@ -1,0 +1,63 @@
+{#- SPEC §5 persona rules as data, one entry per criterion, thresholds from vars (dbt_project.yml).
+    A persona matches when every criterion group of it holds; a group holds when any of its
+    criteria does (AND of ORs). `value` is the SQL the criterion reads from user_features:
+    a customer without a credit card reads as utilisation 0 (nothing borrowed), so
+    "every card < 0.30" holds for them while "max utilisation >= 0.50" never does. -#}
+{% macro persona_criteria() -%}
+    {%- set fee_window = var('persona_wealth_builder_fee_free_window_days') -%}
+    {%- set rules = [
+        ('wealth_builder', 1, [
+            [('avg_monthly_income', 'avg_monthly_income', '>', var('persona_wealth_builder_min_monthly_income'))],
+            [('total_savings_balance', 'total_savings_balance', '>', var('persona_wealth_builder_min_savings_balance'))],
+            [('max_utilization', 'coalesce(max_utilization, 0)', '<=', var('persona_wealth_builder_max_utilization'))],
+            [('overdraft_or_late_fee_present_' ~ fee_window ~ 'd', 'has_fee_in_fee_free_window', '=', false)],
+            [('investment_account_detected', 'investment_account_detected', '=', true)],
+        ]),
+        ('high_utilization', 2, [
+            [
+                ('max_utilization', 'max_utilization', '>=', var('persona_high_utilization_min_utilization')),
+                ('interest_charges_present', 'interest_charges_present', '=', true),
+                ('minimum_payment_only_flag', 'minimum_payment_only_flag', '=', true),
+                ('any_overdue', 'any_overdue', '=', true),
+            ],
+        ]),
+        ('savings_builder', 3, [
+            [
+                ('savings_growth_rate', 'savings_growth_rate', '>=', var('persona_savings_builder_min_growth_rate')),
+                ('net_savings_inflow', 'net_savings_inflow', '>=', var('persona_savings_builder_min_net_inflow')),
+            ],
+            [('max_utilization', 'coalesce(max_utilization, 0)', '<', var('persona_savings_builder_max_utilization'))],
+        ]),
+        ('variable_income', 4, [
+            [('median_pay_gap_days', 'median_pay_gap_days', '>', var('persona_variable_income_min_median_pay_gap_days'))],
+            [('cash_flow_buffer_months', 'cash_flow_buffer_months', '<', var('persona_variable_income_max_buffer_months'))],
+        ]),
+        ('subscription_heavy', 5, [
+            [('recurring_merchants', 'recurring_merchants', '>=', var('persona_subscription_heavy_min_recurring_merchants'))],
+            [
+                ('monthly_recurring_spend', 'monthly_recurring_spend', '>=', var('persona_subscription_heavy_min_monthly_recurring_spend')),
+                ('subscription_spend_share', 'subscription_spend_share', '>=', var('persona_subscription_heavy_min_spend_share')),
+            ],
+        ]),
+    ] -%}
+    {%- set criteria = [] -%}
+    {%- for persona, priority, groups in rules -%}
+        {%- for group in groups -%}
+            {%- set group_number = loop.index -%}
+            {%- for feature, value, operator, threshold in group -%}
+                {%- do criteria.append({
+                    'persona': persona,
+                    'priority': priority,
+                    'group_number': group_number,
+                    'feature': feature,
+                    'value': value,
+                    'operator': operator,
+                    'threshold': threshold,
+                    'is_flag': threshold is sameas true or threshold is sameas false,
+                }) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- do return(criteria) -%}
+{%- endmacro %}
+

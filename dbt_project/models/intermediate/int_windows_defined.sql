@@ -1,0 +1,8 @@
+-- One row per feature window: as-of date D, first day of the window, look-back for cadences.
+with windows as (
+
+    {{ feature_windows(ref('stg_spendsense__transactions')) }}
+
+)
+
+select * from windows

@@ -1,0 +1,70 @@
+{%- set patterns = category_patterns() -%}
+
+with source as (
+
+    select * from {{ source('raw', 'accounts') }}
+
+),
+
+labelled as (
+
+    select
+        *,
+        {{ normalize_label('type') }} as account_type,
+        {{ normalize_label('subtype') }} as account_subtype
+
+    from source
+
+),
+
+categorised as (
+
+    select
+        account_id,
+        user_id,
+        account_type,
+        account_subtype,
+        balance_available,
+        balance_current,
+        balance_limit,
+        upper(iso_currency_code) as iso_currency_code,
+        holder_category,
+        created_at,
+
+        -- Plaid puts the kind in the subtype (type depository / subtype savings), the original
+        -- SpendSense files in the type: look at both.
+        regexp_matches(coalesce(account_type, ''), '{{ patterns.checking_account_type }}')
+            or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.checking_account_type }}')
+            as is_checking,
+        regexp_matches(coalesce(account_type, ''), '{{ patterns.savings_account_type }}')
+            or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.savings_account_type }}')
+            or coalesce(account_subtype, '') like '%savings%'
+            as is_savings_like,
+        regexp_matches(coalesce(account_type, ''), '{{ patterns.credit_card_account_type }}')
+            or coalesce(account_subtype, '') = 'credit card'
+            as is_credit_card,
+        regexp_matches(coalesce(account_type, ''), '{{ patterns.investment_account_type }}')
+            or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.investment_account_type }}')
+            as is_investment,
+        regexp_matches(coalesce(account_type, ''), '{{ patterns.depository_account_type }}')
+            or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.depository_account_type }}')
+            as is_depository_type
+
+    from labelled
+
+),
+
+final as (
+
+    select
+        * exclude (is_depository_type),
+        -- Where pay can land (SPEC §4 income rule): any cash account, never a card or a brokerage.
+        (is_depository_type or is_checking or is_savings_like)
+            and not is_credit_card
+            and not is_investment as is_depository
+
+    from categorised
+
+)
+
+select * from final

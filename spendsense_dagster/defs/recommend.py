@@ -1,0 +1,127 @@
+"""recs/recommendations: education items from the generator, partner offers, guardrails (SPEC §6, §7)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+
+from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.consent_log import effective_consent
+from spendsense_dagster.lib.context import build_contexts, user_pii
+from spendsense_dagster.lib.generators import make_generator
+from spendsense_dagster.lib.offers import products_by_id, select_offers
+from spendsense_dagster.lib.recommendation_models import DISCLAIMER
+from spendsense_dagster.lib.recommend import (
+    UserInputs,
+    assemble_rows,
+    call_rows,
+    utc_now,
+    write_recommendations,
+)
+
+RECS_KEY = dg.AssetKey(["recs", "recommendations"])
+WINDOW_DAYS = 30  # items are written for the 30-day window; the 180-day row is extra context
+
+
+def _consent_now(con, review_dir: Path) -> dict[str, bool]:
+    """Every customer's consent at this moment: raw feed, overridden by the consent log."""
+    table = effective_consent(con, review_dir)
+    rows = con.execute(f"select user_id, consent_status from {table} where user_type = 'customer'").fetchall()
+    return dict(rows)
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)] if ordered else 0.0
+
+
+def _count_table(title: str, counts: Counter) -> dg.MetadataValue:
+    lines = [f"| {title} | items |", "| --- | --- |"] + [f"| {k} | {n} |" for k, n in sorted(counts.items())]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.asset(
+    key=RECS_KEY,
+    group_name="recommend",
+    kinds={"python", "openai", "duckdb"},
+    pool="duckdb",
+    deps=[
+        dg.AssetKey(["marts", "user_features"]),
+        dg.AssetKey(["marts", "user_personas"]),
+        dg.AssetKey(["marts", "recurring_streams"]),
+        dg.AssetKey(["marts", "customers"]),
+        dg.AssetKey(["raw", "products"]),
+    ],
+    description="3–5 checked items per consented customer: generated education plus catalog offers.",
+    check_specs=[
+        dg.AssetCheckSpec("only_consenting_customers", asset=RECS_KEY, blocking=True),
+        dg.AssetCheckSpec("disclaimer_on_every_item", asset=RECS_KEY, blocking=True),
+    ],
+)
+def recommendations(spendsense: SpendSenseResource):
+    settings = spendsense.settings
+    generator = make_generator(settings)
+    with spendsense.connect() as con:
+        as_of = con.execute("select as_of_date from raw.run_context").fetchall()[0][0]
+        consented = [user_id for user_id, ok in _consent_now(con, settings.review_dir).items() if ok]
+        contexts = build_contexts(con, WINDOW_DAYS, consented)
+        offers = select_offers(con, WINDOW_DAYS, consented)
+    # The warehouse is closed while the model works: other readers and writers are not held up.
+    started = time.perf_counter()
+    results = generator.generate_many(contexts)
+    generation_s = time.perf_counter() - started
+    with spendsense.connect() as con:
+        # Consent is read again at guardrail time: a revoke during generation blocks the user's items.
+        inputs = UserInputs(
+            pii=user_pii(con), consent_now=_consent_now(con, settings.review_dir), products=products_by_id(con)
+        )
+        rows = assemble_rows(contexts, results, offers, inputs, as_of=as_of, generated_at=utc_now())
+        calls = call_rows(results)
+        write_recommendations(con, rows, calls)
+        not_consenting = con.execute(
+            f"""
+            select count(*) from recs.recommendations r
+            left join {effective_consent(con, settings.review_dir)} c using (user_id)
+            where c.user_type is distinct from 'customer' or not coalesce(c.consent_status, false)
+            """
+        ).fetchall()[0][0]
+        without_disclaimer = con.execute(
+            "select count(*) from recs.recommendations where disclaimer is null or content is null"
+            " or position(? in disclaimer) = 0",
+            [DISCLAIMER],
+        ).fetchall()[0][0]
+
+    failed = [r for r in results if r.failed]
+    latencies = [r.latency_ms for r in results if not r.cache_hit and not r.failed]
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "users": len(contexts),
+            "generator": generator.name,
+            "model": generator.model,
+            "by_persona": _count_table("persona", Counter(r["persona"] for r in rows)),
+            "by_guardrail_status": _count_table("guardrail status", Counter(r["guardrail_status"] for r in rows)),
+            "by_content_type": _count_table("content type", Counter(r["content_type"] for r in rows)),
+            "llm_calls": sum(r.attempts for r in results if not r.cache_hit),
+            "cache_hits": sum(r.cache_hit for r in results),
+            "generation_failures": len(failed),
+            "failures": dg.MetadataValue.json({r.user_id: r.error for r in failed[:20]}),
+            "input_tokens": sum(r.input_tokens for r in results),
+            "output_tokens": sum(r.output_tokens for r in results),
+            "cost_usd": round(sum(r.cost_usd for r in results), 6),
+            "p95_latency_ms": round(_p95(latencies), 1),
+            "generation_seconds": round(generation_s, 2),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="only_consenting_customers", passed=not_consenting == 0, metadata={"violations": not_consenting}
+    )
+    yield dg.AssetCheckResult(
+        check_name="disclaimer_on_every_item", passed=without_disclaimer == 0, metadata={"violations": without_disclaimer}
+    )
+
+
+recommend_assets = [recommendations]

@@ -1,0 +1,160 @@
+"""Evaluation metrics computed from a hand-made warehouse whose expected values are worked out below."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spendsense_dagster.lib.decision_log import append_decisions, new_decision
+from spendsense_dagster.lib.evaluation import (
+    METRIC_COLUMNS,
+    append_metrics,
+    compute_metrics,
+    evaluate_run,
+    metrics_markdown,
+    write_evaluation_report,
+)
+from spendsense_dagster.lib.exports import ExportedFile
+from spendsense_dagster.lib.review_actions import approve, override, reject
+from tests.test_review_queue import make_review_warehouse
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path):
+    con = make_review_warehouse(tmp_path / "warehouse.duckdb")
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def review_dir(tmp_path: Path) -> Path:
+    return tmp_path / "review"
+
+
+def _group(metrics: dict, dimension: str, name: str) -> dict:
+    return next(group for group in metrics["fairness"]["groups"][dimension] if group["group"] == name)
+
+
+def test_metrics_of_the_hand_made_warehouse(warehouse, review_dir):
+    approve(warehouse, review_dir, ["rec-c1-edu"], "op1")
+    reject(warehouse, review_dir, "rec-c1-offer", "not now", "op1")
+    override(
+        warehouse, review_dir, "rec-c2-block", "Review your 4 subscriptions", "You have 4.", "fixed", "op1"
+    )
+
+    metrics = compute_metrics(warehouse, "run-1", review_dir)
+
+    # consenting customers c1, c2, c4; c1 and c2 have a target persona and >= 3 behaviours in 30 d,
+    # only c1 in 180 d (c2 is general_wellness there, c4 has 2 behaviours)
+    assert (metrics["customers"], metrics["consented_customers"]) == (4, 3)
+    assert metrics["coverage_30d"] == pytest.approx(2 / 3)
+    assert metrics["coverage_180d"] == pytest.approx(1 / 3)
+    # rec-c2-block has a grounding finding and no number in its rationale
+    assert (metrics["recommendations"], metrics["explainability"]) == (4, 0.75)
+    assert (metrics["guardrail_pass"], metrics["guardrail_warn"], metrics["guardrail_block"]) == (2, 1, 1)
+    approvals = ("approval_pending", "approval_approved", "approval_rejected", "approval_overridden")
+    assert [metrics[key] for key in approvals] == [1, 1, 1, 1]
+    assert metrics["auditability"] == 1.0
+    # per-user latency: c1 120 + 0 (cache hit), c2 480, c4 0 (failed)
+    assert metrics["latency_mean_ms"] == pytest.approx(200.0)
+    assert metrics["latency_p95_ms"] == pytest.approx(120 + 0.9 * 360)
+    assert (metrics["generations"], metrics["llm_calls"], metrics["cache_hits"]) == (4, 3, 1)
+    assert (metrics["input_tokens"], metrics["output_tokens"]) == (3000, 900)
+    assert metrics["cost_usd"] == pytest.approx(0.00099)
+    assert metrics["generation_failures"] == 1
+    assert metrics["persona_distribution"]["30"] == {
+        "wealth_builder": 0,
+        "high_utilization": 1,
+        "savings_builder": 1,
+        "variable_income": 0,
+        "subscription_heavy": 1,
+        "general_wellness": 1,
+    }
+    assert metrics["persona_distribution"]["180"]["variable_income"] == 1
+    assert metrics["notes"] == []
+
+
+def test_fairness_breakdowns_flag_groups_far_from_the_whole(warehouse, review_dir):
+    metrics = compute_metrics(warehouse, "run-1", review_dir)
+    fairness = metrics["fairness"]
+
+    overall = fairness["overall"]
+    assert overall["persona_mix"]["high_utilization"] == 0.25
+    assert overall["recommendations_per_user"] == pytest.approx(4 / 3)  # c1 2, c2 2, c4 0
+    assert overall["partner_offer_access"] == pytest.approx(1 / 3)
+    # income quintiles by 180-day income: c4 1000, c2 3000, c1 6000, c3 9000
+    assert [g["group"] for g in fairness["groups"]["income_quintile"]] == ["Q1", "Q2", "Q3", "Q4"]
+    assert _group(metrics, "income_quintile", "Q3")["persona_mix"]["high_utilization"] == 1.0
+    young = _group(metrics, "age_band", "25-34")  # c1 (consents) and c3 (does not)
+    assert (young["customers"], young["consenting_customers"]) == (2, 1)
+    assert "persona high_utilization +25.0 pts" in young["flags"]
+    assert "recommendations per user +50.0 %" in young["flags"]
+    assert "partner-offer access +66.7 pts" in young["flags"]
+    assert metrics["fairness_flags"] == 9 and metrics["fairness_within_threshold"] is False
+
+    warehouse.execute("update raw.users set region = 'north'")
+    same_region = compute_metrics(warehouse, "run-2", review_dir)
+    assert _group(same_region, "region", "north")["flags"] == []  # the group is the whole
+
+
+def test_auditability_counts_missing_traces(warehouse, review_dir):
+    warehouse.execute("update recs.recommendations set model = null where recommendation_id = 'rec-c1-edu'")
+    approve(warehouse, review_dir, ["rec-c2-warn"], "op1")  # a proper decision keeps the trace
+    forged = new_decision(
+        operator_id="ghost", action="approve", recommendation_id="rec-c1-offer", user_id="c1", source="cli"
+    )
+    append_decisions(review_dir, [forged])  # written around the validation: not a raw.users operator
+
+    assert compute_metrics(warehouse, "run-1", review_dir)["auditability"] == 0.5
+
+
+def test_empty_tables_give_nulls_and_notes_not_errors(warehouse, review_dir):
+    for table in ("recs.recommendations", "recs.llm_calls", "recs.generation_failures"):
+        warehouse.execute(f"delete from {table}")
+    warehouse.execute("update raw.users set consent_status = false")
+
+    metrics = compute_metrics(warehouse, "run-empty", review_dir)
+
+    assert [
+        metrics[key] for key in ("coverage_30d", "explainability", "auditability", "latency_mean_ms")
+    ] == [None] * 4
+    assert (metrics["recommendations"], metrics["llm_calls"], metrics["cost_usd"]) == (0, 0, 0.0)
+    assert len(metrics["notes"]) == 3
+    assert metrics["fairness"]["overall"]["recommendations_per_user"] is None
+    append_metrics(warehouse, metrics)
+    assert "| explainability | n/a |" in metrics_markdown(metrics)
+
+
+def test_runs_append_history_and_the_report_holds_breakdowns_and_exports(warehouse, review_dir, tmp_path):
+    report = tmp_path / "evaluation_report.json"
+    evaluate_run(warehouse, "run-1", review_dir, report)
+    warehouse.execute("delete from recs.recommendations where recommendation_id = 'rec-c2-block'")
+    evaluate_run(warehouse, "run-2", review_dir, report)
+    metrics = evaluate_run(warehouse, "run-2", review_dir, report)  # a re-run replaces its own row
+
+    rows = warehouse.execute(
+        "select run_id, as_of_date::varchar, recommendations, explainability from eval.evaluation_metrics order by run_id"
+    ).fetchall()
+    assert rows == [("run-1", "2025-06-30", 4, 0.75), ("run-2", "2025-06-30", 3, 1.0)]
+    columns = [row[0] for row in warehouse.execute("describe eval.evaluation_metrics").fetchall()]
+    assert columns == list(METRIC_COLUMNS)
+
+    exported = [
+        ExportedFile("recommendations", "s3://b/as_of=2025-06-30/recommendations.parquet", 3, 999, "http://x")
+    ]
+    write_evaluation_report(report, metrics, exported)
+    written = json.loads(report.read_text())
+    assert written["run_id"] == "run-2" and written["fairness"]["groups"]["region"]
+    assert written["exports"] == [
+        {
+            "name": "recommendations",
+            "uri": "s3://b/as_of=2025-06-30/recommendations.parquet",
+            "rows": 3,
+            "bytes": 999,
+            "presigned_url": "http://x",
+        }
+    ]
+    summary = metrics_markdown(metrics)
+    assert "| coverage_30d | 66.7% |" in summary and "Fairness flags" in summary

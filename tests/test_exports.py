@@ -1,0 +1,153 @@
+"""Parquet exports to a local folder and to a real S3-compatible server (moto, server mode, 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+from boto3.exceptions import S3UploadFailedError
+
+from spendsense_dagster.lib.evaluation import evaluate_run
+from spendsense_dagster.lib.exports import (
+    EXPORT_TABLES,
+    MANIFEST_NAME,
+    export_key,
+    export_tables,
+    make_s3_client,
+    parse_s3_uri,
+)
+from spendsense_dagster.lib.review_actions import approve
+from spendsense_dagster.lib.review_queue import build_approved_recommendations
+from tests.s3_server import FlakyProxy, aws_test_env_fixture, s3_endpoint_fixture  # noqa: F401  (fixtures)
+from tests.test_review_queue import make_review_warehouse
+
+AS_OF = "2025-06-30"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory):
+    """The review warehouse with every exported table present: two approvals and one metrics row.
+    Shared by the module: exports only read it."""
+    folder = tmp_path_factory.mktemp("export-warehouse")
+    con = make_review_warehouse(folder / "warehouse.duckdb")
+    review_dir = folder / "review"
+    approve(con, review_dir, ["rec-c1-edu", "rec-c1-offer"], "op1")
+    build_approved_recommendations(con, review_dir)
+    evaluate_run(con, "run-1", review_dir, folder / "evaluation_report.json")
+    yield con
+    con.close()
+
+
+def _expected_rows(con) -> dict[str, int]:
+    return {
+        name: con.execute(
+            f"select count(*) from ({source if ' ' in source else 'select * from ' + source})"
+        ).fetchall()[0][0]
+        for name, source in EXPORT_TABLES.items()
+    }
+
+
+def _bucket(endpoint: str, name: str) -> str:
+    make_s3_client(endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def test_local_export_writes_every_table_atomically(warehouse, tmp_path):
+    expected = _expected_rows(warehouse)
+    assert expected == {
+        "user_features_30d": 4,
+        "user_features_180d": 4,
+        "user_personas": 8,
+        "recommendations": 4,
+        "approved_recommendations": 2,
+        "evaluation_metrics": 1,
+    }
+
+    exported = export_tables(warehouse, str(tmp_path / "exports"), AS_OF)
+    again = export_tables(warehouse, str(tmp_path / "exports"), AS_OF)  # a re-export overwrites in place
+
+    folder = tmp_path / "exports" / f"as_of={AS_OF}"
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [f"{name}.parquet" for name in EXPORT_TABLES] + [MANIFEST_NAME]
+    )  # no temp files left behind
+    assert {f.name: f.rows for f in exported} == expected == {f.name: f.rows for f in again}
+    for exported_file in again:
+        table = pq.read_table(exported_file.uri)
+        assert table.num_rows == exported_file.rows
+        assert Path(exported_file.uri).stat().st_size == exported_file.bytes
+        assert exported_file.presigned_url is None
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    assert manifest["as_of_date"] == AS_OF and [f["name"] for f in manifest["files"]] == list(EXPORT_TABLES)
+
+
+def test_s3_export_uploads_readable_parquet_with_presigned_urls(warehouse, s3_endpoint, tmp_path):
+    bucket = _bucket(s3_endpoint, "spendsense-exports")
+
+    exported = export_tables(warehouse, f"s3://{bucket}/analytics/", AS_OF, endpoint_url=s3_endpoint)
+
+    assert {f.name: f.rows for f in exported} == _expected_rows(warehouse)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    for exported_file in exported:
+        key = f"analytics/as_of={AS_OF}/{exported_file.name}.parquet"
+        assert exported_file.uri == f"s3://{bucket}/{key}"
+        local = tmp_path / f"{exported_file.name}.parquet"
+        client.download_file(bucket, key, str(local))
+        assert pq.read_table(local).num_rows == exported_file.rows
+        assert local.stat().st_size == exported_file.bytes
+        assert "X-Amz-Expires=604800" in exported_file.presigned_url
+        with urllib.request.urlopen(exported_file.presigned_url, timeout=10) as response:
+            assert response.read() == local.read_bytes()
+    manifest = client.get_object(Bucket=bucket, Key=f"analytics/as_of={AS_OF}/{MANIFEST_NAME}")["Body"].read()
+    assert [f["rows"] for f in json.loads(manifest)["files"]] == [f.rows for f in exported]
+
+
+def test_s3_upload_is_retried_after_a_transient_503(warehouse, s3_endpoint):
+    bucket = _bucket(s3_endpoint, "retried-exports")
+    with FlakyProxy(s3_endpoint, failures=1, method="PUT") as proxy:
+        exported = export_tables(
+            warehouse,
+            f"s3://{bucket}",
+            AS_OF,
+            {"recommendations": "recs.recommendations"},
+            endpoint_url=proxy.endpoint,
+        )
+        # manifest DELETE, PUT answered 503, the retried PUT, the manifest PUT
+        assert (proxy.failed, proxy.requests) == (1, 4)
+
+    body = make_s3_client(s3_endpoint).get_object(
+        Bucket=bucket, Key=f"as_of={AS_OF}/recommendations.parquet"
+    )["Body"]
+    assert len(body.read()) == exported[0].bytes
+
+
+def test_s3_upload_fails_loudly_when_retries_run_out(warehouse, s3_endpoint):
+    bucket = _bucket(s3_endpoint, "unreachable-exports")
+    with FlakyProxy(s3_endpoint, failures=1000, method="PUT") as proxy:
+        with pytest.raises(S3UploadFailedError, match=r"SlowDown.*reached max retries: 1"):
+            export_tables(
+                warehouse,
+                f"s3://{bucket}",
+                AS_OF,
+                {"recommendations": "recs.recommendations"},
+                s3_client=make_s3_client(proxy.endpoint, max_attempts=2),
+            )
+        assert proxy.requests == 3  # manifest DELETE, then two PUT attempts
+
+    listing = make_s3_client(s3_endpoint).list_objects_v2(Bucket=bucket)
+    assert listing["KeyCount"] == 0  # nothing half-published
+
+
+def test_uri_helpers_and_name_validation(warehouse, tmp_path):
+    assert parse_s3_uri("s3://bucket") == ("bucket", "")
+    assert parse_s3_uri("s3://bucket/a/b/") == ("bucket", "a/b")
+    assert export_key("", AS_OF, "x.parquet") == f"as_of={AS_OF}/x.parquet"
+    with pytest.raises(ValueError, match="no bucket"):
+        parse_s3_uri("s3:///prefix")
+    with pytest.raises(ValueError, match="lower-case words"):
+        export_tables(warehouse, str(tmp_path), AS_OF, {"../escape": "recs.recommendations"})
+    with pytest.raises(ValueError):
+        export_tables(warehouse, str(tmp_path), "30/06/2025", {"r": "recs.recommendations"})
