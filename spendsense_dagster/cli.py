@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -46,6 +47,113 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return _execute(args, "ingest")
 
 
+class CliError(Exception):
+    """A refusal or problem to print as one clear line, exit code 2."""
+
+
+@contextmanager
+def _warehouse(read_only: bool = True):
+    import duckdb
+
+    from spendsense_dagster.lib.settings import Settings
+
+    path = Settings.from_env().warehouse_path
+    if not path.exists():
+        raise CliError(f"no warehouse at {path}: run `spendsense run` first")
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as e:
+        raise CliError(f"the warehouse {path} is busy (a run is writing it); try again in a moment ({e})") from e
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _review_dir() -> Path:
+    from spendsense_dagster.lib.settings import Settings
+
+    return Settings.from_env().review_dir
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from spendsense_dagster.lib import review_actions
+
+    with _warehouse() as con:
+        if args.action == "list":
+            return _print_pending(con)
+        review_dir = _review_dir()
+        if args.action == "approve":
+            outcome = review_actions.approve(con, review_dir, args.ids, args.operator)
+        elif args.action == "reject":
+            outcome = review_actions.reject(con, review_dir, args.id, args.reason, args.operator)
+        elif args.action == "override":
+            outcome = review_actions.override(
+                con, review_dir, args.id, args.title, args.content, args.reason, args.operator
+            )
+        else:
+            outcome = review_actions.bulk_approve(
+                con, review_dir, args.operator, clean=args.clean, recommendation_ids=args.ids
+            )
+    print(f"recorded {len(outcome.written)} decision(s); {len(outcome.unchanged)} already in force")
+    print("They apply on the next `spendsense run` or publish job (the Dagster sensor starts it).")
+    return 0
+
+
+def _print_pending(con) -> int:
+    from spendsense_dagster.lib.review_actions import PENDING_TABLE, create_pending_table
+
+    create_pending_table(con, _review_dir())
+    rows = con.execute(
+        f"select recommendation_id, user_id, persona, content_type, guardrail_status, title"
+        f" from {PENDING_TABLE} order by user_id, content_type, recommendation_id"
+    ).fetchall()
+    print(f"{'recommendation_id':<18}{'user':<14}{'persona':<20}{'type':<15}{'guardrail':<10}title")
+    for rec_id, user_id, persona, content_type, status, title in rows:
+        print(f"{rec_id:<18}{user_id:<14}{persona:<20}{content_type:<15}{status:<10}{title}")
+    print(f"{len(rows)} pending item(s)")
+    return 0
+
+
+def cmd_consent(args: argparse.Namespace) -> int:
+    from spendsense_dagster.lib.consent_log import record_consent
+
+    with _warehouse() as con:
+        change = record_consent(con, _review_dir(), args.user_id, args.action)
+    print(f"consent {change.action} recorded for {change.user_id} at {change.recorded_at}; applies on the next run")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from spendsense_dagster.lib.explain import decision_trace, format_trace
+
+    with _warehouse() as con:
+        print(format_trace(decision_trace(con, _review_dir(), args.recommendation_id)))
+    return 0
+
+
+def _add_review_parser(commands) -> None:
+    review = commands.add_parser("review", help="operator review of generated items (SPEC §8)")
+    actions = review.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="pending items")
+    approve = actions.add_parser("approve", help="approve items")
+    approve.add_argument("ids", nargs="+")
+    reject = actions.add_parser("reject", help="reject an item (reason required)")
+    reject.add_argument("id")
+    reject.add_argument("--reason")
+    override = actions.add_parser("override", help="replace an item's text (reason, title and content required)")
+    override.add_argument("id")
+    override.add_argument("--title")
+    override.add_argument("--content")
+    override.add_argument("--reason")
+    bulk = actions.add_parser("bulk-approve", help="approve every pending item that passed guardrails, or a list")
+    bulk.add_argument("--clean", action="store_true", help="all pending items with guardrail status pass")
+    bulk.add_argument("ids", nargs="*")
+    for name in ("approve", "reject", "override", "bulk-approve"):
+        actions.choices[name].add_argument("--operator", required=True, help="user_id of an operator")
+    review.set_defaults(func=cmd_review)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spendsense", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,12 +175,29 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--raw-dir", default=None, help="input folder (default: SPENDSENSE_RAW_DIR or data/raw)")
         sub.add_argument("--as-of", default=None, type=_date, help="as-of date (default: latest transaction date)")
         sub.set_defaults(func=func)
+
+    _add_review_parser(commands)
+    consent = commands.add_parser("consent", help="record a customer's consent change")
+    consent.add_argument("action", choices=["grant", "revoke"])
+    consent.add_argument("user_id")
+    consent.set_defaults(func=cmd_consent)
+    explain = commands.add_parser("explain", help="print a recommendation's decision trace")
+    explain.add_argument("recommendation_id")
+    explain.set_defaults(func=cmd_explain)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from spendsense_dagster.lib.consent_log import ConsentError
+    from spendsense_dagster.lib.explain import UnknownRecommendation
+    from spendsense_dagster.lib.review_actions import DecisionError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (CliError, DecisionError, ConsentError, UnknownRecommendation) as e:
+        print(f"spendsense: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

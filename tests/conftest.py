@@ -28,16 +28,22 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+@pytest.fixture(scope="session")
+def basic_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """handmade_basic run once through the whole pipeline; tests that change anything use `workspace`."""
+    from tests.pipeline_runs import environment, run_pipeline, workspace_env
+
+    root = tmp_path_factory.mktemp("basic")
+    with environment(**workspace_env(root, DATASETS / "handmade_basic")):
+        run_pipeline()
+    return root
+
+
 @pytest.fixture
-def spendsense_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Point every setting at a fresh folder; returns a function that sets the raw input folder."""
-    monkeypatch.setenv("SPENDSENSE_WAREHOUSE", str(tmp_path / "warehouse" / "spendsense.duckdb"))
-    monkeypatch.setenv("SPENDSENSE_REVIEW_DIR", str(tmp_path / "review"))
-    monkeypatch.setenv("SPENDSENSE_EXPORT_URI", str(tmp_path / "exports"))
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+def workspace(basic_workspace: Path, tmp_path: Path):
+    """A private copy of the materialized workspace, with the environment pointing at it."""
+    from tests.pipeline_runs import copy_workspace, environment, workspace_env
 
-    def use_raw_dir(raw_dir: Path) -> Path:
-        monkeypatch.setenv("SPENDSENSE_RAW_DIR", str(raw_dir))
-        return tmp_path
-
-    return use_raw_dir
+    copy_workspace(basic_workspace, tmp_path)
+    with environment(**workspace_env(tmp_path, DATASETS / "handmade_basic")):
+        yield tmp_path

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -100,8 +101,10 @@ class ScriptedOpenAIServer:
         slow_s: float = 2.0,
         retry_after: str = "1",
         rejects_json_schema: bool = False,
+        items: Callable[[dict[str, Any]], list[dict[str, Any]]] = items_for,
     ):
         self.default = default
+        self.items = items  # builds a valid reply's items from the request: tests may swap in their own
         self.delay_s = delay_s  # added to every reply (concurrency tests)
         self.slow_s = slow_s
         self.retry_after = retry_after
@@ -158,7 +161,7 @@ class ScriptedOpenAIServer:
             NOT_JSON: "Sure! Here are some tips: spend less.",
             WRONG_SHAPE: json.dumps({"items": [{"headline": "x"}]}),
             ONE_ITEM: json.dumps({"recommendations": items_for(body, count=1)}),
-        }.get(behaviour) or json.dumps({"recommendations": items_for(body)})
+        }.get(behaviour) or json.dumps({"recommendations": self.items(body)})
         return (
             200,
             {},

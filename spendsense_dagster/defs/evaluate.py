@@ -35,7 +35,7 @@ def local_report_path(spendsense: SpendSenseResource) -> Path:
 )
 def evaluation_metrics(context: dg.AssetExecutionContext, spendsense: SpendSenseResource):
     with spendsense.connect() as con:
-        metrics = compute_metrics(con, context.run_id, Path(spendsense.review_dir))
+        metrics = compute_metrics(con, context.run.run_id, Path(spendsense.review_dir))
         append_metrics(con, metrics)
         history = con.execute("select count(*) from eval.evaluation_metrics").fetchall()[0][0]
     write_evaluation_report(local_report_path(spendsense), metrics)

@@ -68,7 +68,6 @@ class Loans:
 @dataclass
 class Accounts:
     owner: np.ndarray  # customer index per account
-    slot: np.ndarray  # index into SLOTS
     of: dict[str, np.ndarray]  # slot -> account index per customer, -1 when the customer has none
     type: np.ndarray
     subtype: np.ndarray
@@ -249,7 +248,6 @@ def open_accounts(
     balance[loans.account] = loans.principal
     return Accounts(
         owner=owner,
-        slot=slot,
         of=of,
         type=kind,
         subtype=subtype,
@@ -270,7 +268,7 @@ def _user_ids(owner: np.ndarray) -> pa.Array:
 
 def accounts_table(accounts: Accounts) -> pa.Table:
     n = len(accounts.owner)
-    is_card = np.isin(accounts.type, ["credit card"])
+    is_card = accounts.type == "credit card"
     is_loan = np.isin(accounts.type, ["mortgage", "student loan"])
     limit = np.zeros(n)
     limit[accounts.cards.account] = accounts.cards.limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -28,20 +29,21 @@ _REVOKED_SHARE = 0.03  # non-consenting customers who granted consent once and r
 
 @dataclass(frozen=True)
 class FakerPools:
-    first_names: list[str]
-    last_names: list[str]
-    email_domains: list[str]
-    companies: list[str]
+    first_names: tuple[str, ...]
+    last_names: tuple[str, ...]
+    email_domains: tuple[str, ...]
+    companies: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=4)  # a pure function of the seed; Faker calls are the slow part of small runs
 def faker_pools(seed: int) -> FakerPools:
     fake = Faker("en_US")
     fake.seed_instance(seed)
     return FakerPools(
-        first_names=[fake.first_name() for _ in range(_FIRST_NAME_POOL)],
-        last_names=[fake.last_name() for _ in range(_LAST_NAME_POOL)],
-        email_domains=sorted({fake.free_email_domain() for _ in range(40)}),
-        companies=[fake.company() for _ in range(_EMPLOYER_POOL)],
+        first_names=tuple(fake.first_name() for _ in range(_FIRST_NAME_POOL)),
+        last_names=tuple(fake.last_name() for _ in range(_LAST_NAME_POOL)),
+        email_domains=tuple(sorted({fake.free_email_domain() for _ in range(40)})),
+        companies=tuple(fake.company() for _ in range(_EMPLOYER_POOL)),
     )
 
 

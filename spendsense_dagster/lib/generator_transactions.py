@@ -128,7 +128,7 @@ class _Context:
     calendar: HistoryCalendar
     reliable_days: np.ndarray
     merchants: MerchantTable
-    companies: list[str]  # employer names (Faker)
+    companies: tuple[str, ...]  # employer names (Faker)
     log: EventLog
     rng: np.random.Generator
 
@@ -415,7 +415,7 @@ def generate_transactions(
     calendar: HistoryCalendar,
     reliable_days: np.ndarray,
     merchants: MerchantTable,
-    companies: list[str],
+    companies: tuple[str, ...],
     rng: np.random.Generator,
 ) -> Transactions:
     ctx = _Context(profiles, accounts, calendar, reliable_days, merchants, companies, EventLog(), rng)

@@ -166,21 +166,13 @@ def _ingest(
         as_of = None
         if run_context is not None:
             as_of = run_context.as_of or _default_as_of(con, spec, run_context.today)
-        con.execute(rejections_sql(spec), {"as_of": as_of} if spec is TRANSACTIONS else {}).fetchall()
+        con.execute(rejections_sql(spec), {"as_of": as_of} if spec.uses_as_of else {}).fetchall()
         _collect_rejected_records(con, spec, sources)
-        con.execute(delete_rejected_sql(spec)).fetchall()
-        fill_owner = fill_owner_sql(spec)
-        if fill_owner is not None:
-            con.execute(fill_owner).fetchall()
-        con.execute(drop_helper_columns_sql(spec)).fetchall()
+        _reduce_staging_to_clean_table(con, spec)
         con.begin()
         try:
-            con.execute(f"drop table if exists {spec.table}").fetchall()
-            con.execute(f"alter table {staging_table(spec)} rename to {spec.entity}").fetchall()
-            con.execute("delete from raw.rejected_records where entity = ?", [spec.entity]).fetchall()
-            con.execute(f"insert into raw.rejected_records select * from {_REJECTED_RECORDS_TABLE}").fetchall()
-            if run_context is not None:
-                _write_run_context(con, run_context, as_of)
+            _publish(con, spec, run_context, as_of)
+            load = _summarise(con, spec, sources, records_read, as_of)
         except BaseException:
             con.rollback()
             raise
@@ -189,7 +181,38 @@ def _ingest(
         # After a successful publish the staging table no longer exists under its name.
         for table in (staging_table(spec), REJECTED_TABLE, _REJECTED_RECORDS_TABLE):
             con.execute(f"drop table if exists {table}").fetchall()
-    return _summarise(con, spec, sources, records_read, as_of)
+    return load
+
+
+def _reduce_staging_to_clean_table(con: duckdb.DuckDBPyConnection, spec: EntitySpec) -> None:
+    """Delete the rejected records, fill missing owners, drop the helper columns (no row is copied).
+
+    Done before the publishing transaction: DuckDB refuses to commit a table altered in the same
+    transaction as rows were deleted from it.
+    """
+    con.execute(delete_rejected_sql(spec)).fetchall()
+    fill_owner = fill_owner_sql(spec)
+    if fill_owner is not None:
+        con.execute(fill_owner).fetchall()
+    con.execute(drop_helper_columns_sql(spec)).fetchall()
+
+
+def _publish(
+    con: duckdb.DuckDBPyConnection, spec: EntitySpec, run_context: _RunContext | None, as_of: date | None
+) -> None:
+    """Swap the staged table in and replace the entity's rejected records (inside a transaction)."""
+    con.execute(f"drop table if exists {spec.table}").fetchall()
+    con.execute(f"alter table {staging_table(spec)} rename to {spec.entity}").fetchall()
+    con.execute("delete from raw.rejected_records where entity = ?", [spec.entity]).fetchall()
+    con.execute(f"insert into raw.rejected_records select * from {_REJECTED_RECORDS_TABLE}").fetchall()
+    if run_context is not None:
+        con.execute(
+            """
+            create or replace table raw.run_context as
+            select ?::date as as_of_date, ?::varchar as amount_convention, ?::varchar as raw_dir
+            """,
+            [as_of, run_context.amount_convention, str(run_context.raw_dir)],
+        ).fetchall()
 
 
 def _create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -213,15 +236,27 @@ def _stage_records(con: duckdb.DuckDBPyConnection, spec: EntitySpec, sources: li
 
 
 def _stage_file(con: duckdb.DuckDBPyConnection, spec: EntitySpec, source: SourceFile, first_pos: int) -> int:
-    """Stage one file with the fast reader, or the tolerant one when the fast one refuses the file."""
-    for tolerant in (False, True):
-        relation = record_fields_sql(con, source, spec.field_names, tolerant=tolerant)
+    """Stage one file; returns its record count.
+
+    JSON is read by the fast reader first; when it refuses the file (a record that is not an object,
+    a repeated key, a syntax error), the tolerant reader reads it again, and its failure is the file's.
+    """
+    if source.format != "parquet":
         try:
-            return con.execute(stage_file_sql(spec, relation, source.name, first_pos)).fetchall()[0][0]
-        except (duckdb.InvalidInputException, duckdb.IOException) as error:
-            if tolerant or source.format == "parquet":
-                raise unreadable_file_error(source, error) from error
-    raise AssertionError("unreachable")
+            return _insert_file(con, spec, source, first_pos, tolerant=False)
+        except (duckdb.InvalidInputException, duckdb.IOException):
+            pass
+    try:
+        return _insert_file(con, spec, source, first_pos, tolerant=True)
+    except (duckdb.InvalidInputException, duckdb.IOException) as error:
+        raise unreadable_file_error(source, error) from error
+
+
+def _insert_file(
+    con: duckdb.DuckDBPyConnection, spec: EntitySpec, source: SourceFile, first_pos: int, *, tolerant: bool
+) -> int:
+    relation = record_fields_sql(con, source, spec.field_names, tolerant=tolerant)
+    return con.execute(stage_file_sql(spec, relation, source.name, first_pos)).fetchall()[0][0]
 
 
 def _default_as_of(con: duckdb.DuckDBPyConnection, spec: EntitySpec, today: date) -> date:
@@ -237,7 +272,9 @@ def _default_as_of(con: duckdb.DuckDBPyConnection, spec: EntitySpec, today: date
     return not_after or latest or today
 
 
-def _collect_rejected_records(con: duckdb.DuckDBPyConnection, spec: EntitySpec, sources: list[SourceFile]) -> None:
+def _collect_rejected_records(
+    con: duckdb.DuckDBPyConnection, spec: EntitySpec, sources: list[SourceFile]
+) -> None:
     """The rejected records with their original payload, read again only from files that have some."""
     con.execute(
         f"""
@@ -269,8 +306,11 @@ def _collect_rejected_records(con: duckdb.DuckDBPyConnection, spec: EntitySpec, 
                     rejected.source_file,
                     rejected.record_index,
                     rejected.record_key,
-                    rejected.reason,
-                    rejected.detail,
+                    -- The fast reader reads a JSON null record as an object without fields.
+                    case when starts_with(payloads.payload, '{{') then rejected.reason
+                        else 'not_an_object' end as reason,
+                    case when starts_with(payloads.payload, '{{') then rejected.detail
+                        else 'the record is not a JSON object' end as detail,
                     payloads.payload
                 from rejected
                 left join payloads using (record_index)
@@ -279,16 +319,6 @@ def _collect_rejected_records(con: duckdb.DuckDBPyConnection, spec: EntitySpec, 
             select * from final
             """
         ).fetchall()
-
-
-def _write_run_context(con: duckdb.DuckDBPyConnection, run_context: _RunContext, as_of: date) -> None:
-    con.execute(
-        """
-        create or replace table raw.run_context as
-        select ?::date as as_of_date, ?::varchar as amount_convention, ?::varchar as raw_dir
-        """,
-        [as_of, run_context.amount_convention, str(run_context.raw_dir)],
-    ).fetchall()
 
 
 def _summarise(

@@ -170,7 +170,9 @@ def _parent_checks(spec: EntitySpec) -> tuple[list[Rule], str]:
     join = f"""left join (
                 select {key} as parent_key, {owner_column} as parent_owner from {parent.table}
             ) as parent on deduplicated.{key} = parent.parent_key"""
-    checks = [Rule(parent.reason, "parent_key is null", f"'{parent.key} ' || deduplicated.{key} || ' is unknown'")]
+    checks = [
+        Rule(parent.reason, "parent_key is null", f"'{parent.key} ' || deduplicated.{key} || ' is unknown'")
+    ]
     if parent.owner is not None:
         owner = _quote(parent.owner)
         checks.append(
@@ -239,9 +241,9 @@ def _first_failure(checks: list[Rule], part: str, earlier: str | None = None) ->
 
 
 def _missing_sql(field: Field) -> str:
-    """Absent, JSON null, or a blank string."""
+    """Absent, JSON null, or a blank string (trimmed only when it starts with a space)."""
     text = _text(field)
-    return f"({text} is null or trim({text}) = '')"
+    return f"({text} is null or {text} = '' or (starts_with({text}, ' ') and trim({text}) = ''))"
 
 
 def _typed_sql(field: Field) -> str:
@@ -254,12 +256,17 @@ def _typed_sql(field: Field) -> str:
     if field.kind == "text":
         if field.allowed:
             return f"lower(trim({text}))"
-        return f"case when {_maybe_container_sql(text)} then case when json_valid({text}) then null else {text} end else {text} end"
+        return (
+            f"case when {_maybe_container_sql(text)} "
+            f"then case when json_valid({text}) then null else {text} end else {text} end"
+        )
     if field.kind in ("double", "date"):
         return f"try_cast({text} as {field.sql_type})"
     if field.kind == "integer":
         number = f"try_cast({text} as double)"
-        return f"case when {number} = trunc({number}) and abs({number}) <= 2147483647 then {number}::integer end"
+        return (
+            f"case when {number} = trunc({number}) and abs({number}) <= 2147483647 then {number}::integer end"
+        )
     if field.kind == "boolean":
         return (
             f"case when {text} = 'true' then true when {text} = 'false' then false "

@@ -102,6 +102,11 @@ class EntitySpec:
     def field_names(self) -> list[str]:
         return [field.name for field in self.fields]
 
+    @property
+    def uses_as_of(self) -> bool:
+        """A rule compares with the run's as-of date (bound as the `$as_of` parameter)."""
+        return any("$as_of" in rule.condition for rule in self.rules)
+
 
 def _credit_card(type_column: str, subtype_column: str) -> str:
     return (

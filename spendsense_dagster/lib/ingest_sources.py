@@ -36,7 +36,7 @@ class SourceFile:
         return self.path.name
 
     @classmethod
-    def detect(cls, path: Path) -> "SourceFile":
+    def detect(cls, path: Path) -> SourceFile:
         """The format from the suffix; a .json file is a JSON array when its first non-blank byte is '['."""
         if path.suffix == ".parquet":
             return cls(path, "parquet")
@@ -63,7 +63,9 @@ def record_fields_sql(
     path = sql_string(str(source.path))
     if source.format == "parquet":
         return _parquet_fields_sql(con, source, field_names)
-    texts = ", ".join(f"{quote_identifier(name)} as {quote_identifier('text_' + name)}" for name in field_names)
+    texts = ", ".join(
+        f"{quote_identifier(name)} as {quote_identifier('text_' + name)}" for name in field_names
+    )
     if not tolerant:
         columns = "{" + ", ".join(f"{sql_string(name)}: 'varchar'" for name in field_names) + "}"
         return f"""
@@ -110,13 +112,15 @@ def count_records_sql(source: SourceFile) -> str:
 
 
 def unreadable_file_error(source: SourceFile, error: duckdb.Error) -> IngestError:
-    """An IngestError naming the file and, for JSON, the first malformed line."""
-    message = str(error).strip()
+    """An IngestError naming the file and, for JSON, the line and column of the first syntax error."""
+    message = str(error).strip().splitlines()[0]  # DuckDB appends the SQL text after the first line
     if source.format == "parquet":
         return IngestError(f"{source.path}: not a readable Parquet file: {message}")
-    line = _first_malformed_line(source, message)
-    where = f" at line {line}" if line is not None else ""
-    return IngestError(f"{source.path}: not valid JSON{where} (read as {source.format}): {message}")
+    located = _first_syntax_error(source, message)
+    if located is None:
+        return IngestError(f"{source.path}: not valid JSON ({source.format}): {message}")
+    line, column, reason = located
+    return IngestError(f"{source.path}: not valid JSON at line {line}, column {column}: {reason}")
 
 
 def sql_string(text: str) -> str:
@@ -153,11 +157,12 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, source: SourceFile) -> dict
     return {row[0]: row[1] for row in rows}
 
 
-def _first_malformed_line(source: SourceFile, duckdb_message: str) -> int | None:
-    """1-based line of the first JSON syntax error, found with Python's parser (error path only).
+def _first_syntax_error(source: SourceFile, duckdb_message: str) -> tuple[int, int, str] | None:
+    """(line, column, reason) of the first JSON syntax error, found with Python's parser.
 
-    DuckDB's message carries a line number that can be one past the bad line, so NDJSON is checked
-    from the line before the one it names; a large JSON array is not located (None).
+    Runs only after DuckDB refused the file. DuckDB's message carries a line number that can be one
+    past the bad line, so NDJSON is checked from the line before the one it names. A large JSON
+    array is not parsed in Python (None), nor is a file Python finds valid.
     """
     if source.format == "array":
         if source.path.stat().st_size > _MAX_ARRAY_BYTES_TO_LOCATE:
@@ -165,9 +170,9 @@ def _first_malformed_line(source: SourceFile, duckdb_message: str) -> int | None
         try:
             json.loads(source.path.read_bytes())
         except json.JSONDecodeError as error:
-            return error.lineno
-        except ValueError:  # undecodable bytes: no position to report
-            return None
+            return error.lineno, error.colno, error.msg
+        except ValueError as error:  # bytes that are not UTF-8
+            return 1, 1, str(error)
         return None
     hint = _DUCKDB_LINE.search(duckdb_message)
     first_checked = max(int(hint.group(1)) - 1, 1) if hint else 1
@@ -177,8 +182,10 @@ def _first_malformed_line(source: SourceFile, duckdb_message: str) -> int | None
                 continue
             try:
                 json.loads(line)
-            except ValueError:
-                return number
+            except json.JSONDecodeError as error:
+                return number, error.colno, error.msg
+            except ValueError as error:
+                return number, 1, str(error)
     return None
 
 
