@@ -13,6 +13,7 @@ from spendsense_dagster.lib.settings import Settings
 from spendsense_dagster.lib.summary import warehouse_summary
 
 JOBS = {"all": "spendsense_pipeline", "ingest": "spendsense_ingest"}
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _instance() -> dg.DagsterInstance:
@@ -20,11 +21,18 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
+def _root_cause(error) -> str:
+    """The user-facing message: Dagster wraps the asset's own exception in its step error."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     messages = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
-            messages.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()}")
+            messages.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
@@ -37,7 +45,8 @@ def run_pipeline(as_of: date | None, selection: str = "all") -> int:
     job = build_definitions(settings).resolve_job_def(JOBS[selection])
     with _instance() as instance:
         result = job.execute_in_process(
-            run_config=as_of_run_config(as_of.isoformat() if as_of else None),
+            # The summary below is the CLI's report; Dagster's step events stay in the UI / instance.
+            run_config={**as_of_run_config(as_of.isoformat() if as_of else None), **QUIET_LOGS},
             instance=instance,
             raise_on_error=False,
         )

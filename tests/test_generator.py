@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from spendsense_dagster.lib.generator import generate_dataset, operator_count
-from spendsense_dagster.lib.generator_people import faker_pools
+from spendsense_dagster.lib.synthetic.dataset import build_dataset, generate_dataset, operator_count
+from spendsense_dagster.lib.synthetic.people import faker_pools
 
 AS_OF = date(2025, 6, 30)
 FILES = ("synthetic_users", "synthetic_accounts", "synthetic_transactions", "synthetic_liabilities")
@@ -116,6 +116,20 @@ def test_default_users_operators_and_consent(default_dataset):
     assert {u["age_band"] for u in users} <= {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
     assert {u["region"] for u in users} <= {"Northeast", "Midwest", "South", "West"}
     assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", u["created_at"]) for u in users)
+
+
+def test_archetype_mix_is_exact_whatever_the_seed():
+    """Largest-remainder shares, not sampling: persona coverage cannot depend on luck."""
+    expected = {
+        "wealth_builder": 9,
+        "high_utilization": 18,
+        "savings_builder": 12,
+        "variable_income": 10,
+        "subscription_heavy": 12,
+        "general_wellness": 10,
+    }
+    for seed in (1, 42):
+        assert Counter(build_dataset(75, seed, AS_OF, 0.3).archetypes) == expected
 
 
 def test_operator_share_scales():

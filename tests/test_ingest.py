@@ -240,6 +240,18 @@ def test_split_files_are_read_in_name_order_and_duplicates_keep_the_first(con, t
     ]
 
 
+def test_record_positions_hold_across_many_chunks(con, tmp_path: Path):
+    """Positions come from the reader, not from the order rows are stored in (DuckDB works in
+    chunks of 2,048 rows and may insert them in any order)."""
+    users = [user(f"u{i}", consent_status="maybe" if i % 997 == 0 else True) for i in range(6000)]
+    load = ingest.ingest_users(con, write_users(tmp_path, users))
+
+    assert (load.accepted, load.rejected) == (5993, 7)
+    assert con.execute("select record_index, record_key from raw.rejected_records order by 1").fetchall() == [
+        (i, f"u{i}") for i in range(0, 6000, 997)
+    ]
+
+
 # --- bad files ------------------------------------------------------------------------------------
 
 
@@ -297,6 +309,8 @@ def test_a_failed_ingest_leaves_the_previous_tables_untouched(con, tmp_path: Pat
 def test_required_inputs_must_exist_and_optional_ones_may_not(con, tmp_path: Path):
     with pytest.raises(ingest.IngestError, match="no users input"):
         ingest.ingest_users(con, tmp_path)
+    with pytest.raises(ingest.IngestError, match="ingest users first"):
+        ingest.ingest_accounts(con, BASIC)
 
     only_required = tmp_path / "raw"
     only_required.mkdir()

@@ -1,4 +1,6 @@
-{%- set criteria = persona_criteria() %}
+{%- set personas = persona_rules() %}
+{%- set all_criteria = [] %}
+{%- for rule in personas %}{% for group in rule.groups %}{% do all_criteria.extend(group) %}{% endfor %}{% endfor %}
 {%- set fee_window = var('persona_wealth_builder_fee_free_window_days') %}
 
 with features as (
@@ -9,8 +11,8 @@ with features as (
 
 features_with_fee_history as (
 
-    -- wealth_builder wants no overdraft/late fee in the last {{ fee_window }} days, also on the
-    -- 30-day row: read it from the customer's {{ fee_window }}-day row (the row's own window when
+    -- wealth_builder wants no overdraft/late fee in the last {{ fee_window }} days, also on shorter
+    -- windows' rows: read it from the customer's {{ fee_window }}-day row (the row's own window when
     -- {{ fee_window }} is not a configured window).
     select
         *,
@@ -26,30 +28,15 @@ features_with_fee_history as (
 
 criteria_evaluated as (
 
-    -- One row per (customer, window, criterion): long format keeps one rule engine for all personas.
-    {%- for criterion in criteria %}
+    -- Rules are generated column-wise from persona_rules(): one pass over the rows, no reshaping.
     select
-        user_id,
-        window_days,
-        '{{ criterion.persona }}' as persona,
-        {{ criterion.priority }} as priority,
-        {{ criterion.group_number }} as group_number,
-        {{ loop.index }} as criterion_number,
-        '{{ criterion.feature }}' as feature,
-        '{{ criterion.operator }}' as operator,
-        to_json({{ criterion.value }}) as value,
-        to_json({{ criterion.threshold }}) as threshold,
-        coalesce({{ criterion.value }} {{ criterion.operator }} {{ criterion.threshold }}, false) as is_satisfied,
-        {%- if criterion.is_flag %}
-        cast(null as double) as relative_margin
-        {%- else %}
-        abs({{ criterion.value }} - {{ criterion.threshold }}) / nullif(abs({{ criterion.threshold }}), 0)
-            as relative_margin
-        {%- endif %}
+        *,
+        {%- for criterion in all_criteria %}
+        coalesce({{ criterion.value }} {{ criterion.operator }} {{ criterion.threshold }}, false)
+            as is_{{ criterion.name }}_satisfied{% if not loop.last %},{% endif %}
+        {%- endfor %}
 
     from features_with_fee_history
-    {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
 
 ),
 
@@ -59,121 +46,114 @@ criteria_scored as (
     -- (relative to it, capped at 100 %) for a number. Unsatisfied: 0.
     select
         *,
+        {%- for criterion in all_criteria %}
         case
-            when not is_satisfied then 0.0
-            when relative_margin is null then 1.0
-            else 0.5 + 0.5 * least(relative_margin, 1.0)
-        end as strength
+            when not is_{{ criterion.name }}_satisfied then 0.0
+            {%- if criterion.is_flag %}
+            else 1.0
+            {%- else %}
+            else 0.5 + 0.5 * coalesce(least(
+                abs({{ criterion.value }} - {{ criterion.threshold }}) / nullif(abs({{ criterion.threshold }}), 0),
+                1.0
+            ), 1.0)
+            {%- endif %}
+        end as {{ criterion.name }}_strength{% if not loop.last %},{% endif %}
+        {%- endfor %}
 
     from criteria_evaluated
 
 ),
 
-groups_evaluated as (
+personas_evaluated as (
 
     select
-        user_id,
-        window_days,
-        persona,
-        group_number,
-        bool_or(is_satisfied) as is_group_satisfied
+        *,
+        {%- for rule in personas %}
+        {%- set criteria = rule.groups | sum(start=[]) %}
+        {%- set satisfied_count -%}
+            ({% for criterion in criteria %}is_{{ criterion.name }}_satisfied::integer{% if not loop.last %} + {% endif %}{% endfor %})
+        {%- endset %}
+        -- {{ rule.persona }}: every group (AND) has a satisfied criterion (OR).
+        {% for group in rule.groups -%}
+        ({% for criterion in group %}is_{{ criterion.name }}_satisfied{% if not loop.last %} or {% endif %}{% endfor %})
+        {%- if not loop.last %}
+        and {% endif %}
+        {%- endfor %} as is_{{ rule.persona }},
+        {{ satisfied_count }} / {{ criteria | length }} as {{ rule.persona }}_satisfied_share,
+        round(
+            0.5 * {{ satisfied_count }} / {{ criteria | length }}
+            + 0.5 * coalesce(
+                ({% for criterion in criteria %}{{ criterion.name }}_strength{% if not loop.last %} + {% endif %}{% endfor %})
+                / nullif({{ satisfied_count }}, 0),
+                0
+            ),
+            4
+        ) as {{ rule.persona }}_confidence{% if not loop.last %},{% endif %}
+        {%- endfor %}
 
     from criteria_scored
-    group by user_id, window_days, persona, group_number
-
-),
-
-personas_matched as (
-
-    -- AND over the groups (each group is an OR of criteria).
-    select
-        user_id,
-        window_days,
-        persona,
-        bool_and(is_group_satisfied) as is_matched
-
-    from groups_evaluated
-    group by user_id, window_days, persona
-
-),
-
-personas_scored as (
-
-    select
-        user_id,
-        window_days,
-        persona,
-        priority,
-        count(*) filter (where is_satisfied) / count(*) as satisfied_share,
-        coalesce(avg(strength) filter (where is_satisfied), 0) as mean_strength,
-        list(
-            struct_pack(feature, value, operator, threshold, satisfied := is_satisfied)
-            order by criterion_number
-        ) as criteria
-
-    from criteria_scored
-    group by user_id, window_days, persona, priority
-
-),
-
-personas as (
-
-    select
-        personas_scored.*,
-        personas_matched.is_matched,
-        round(0.5 * personas_scored.satisfied_share + 0.5 * personas_scored.mean_strength, 4) as confidence
-
-    from personas_scored
-    inner join personas_matched
-        on personas_scored.user_id = personas_matched.user_id
-        and personas_scored.window_days = personas_matched.window_days
-        and personas_scored.persona = personas_matched.persona
 
 ),
 
 assigned as (
 
     select
-        user_id,
-        window_days,
-        coalesce(arg_min(persona, priority) filter (where is_matched), 'general_wellness') as persona,
-        coalesce(
-            list(persona order by priority) filter (where is_matched),
-            cast([] as varchar[])
+        *,
+        -- Personas are listed in priority order, so the filtered list keeps it.
+        list_filter(
+            [{% for rule in personas %}case when is_{{ rule.persona }} then '{{ rule.persona }}' end{% if not loop.last %}, {% endif %}{% endfor %}],
+            persona -> persona is not null
         ) as matched_personas,
-        -- Matched: the top persona's confidence. general_wellness: how far every rule is from
-        -- matching, 1 - the best share of satisfied criteria.
-        coalesce(
-            arg_min(confidence, priority) filter (where is_matched),
-            round(1 - max(satisfied_share), 4)
-        ) as confidence,
-        cast(to_json(coalesce(
-            list(
-                struct_pack(persona, priority, confidence, criteria) order by priority
-            ) filter (where is_matched),
-            []
+        case
+            {%- for rule in personas %}
+            when is_{{ rule.persona }} then {{ rule.persona }}_confidence
+            {%- endfor %}
+            -- general_wellness: how far the customer is from every rule.
+            else round(1 - greatest({% for rule in personas %}{{ rule.persona }}_satisfied_share{% if not loop.last %}, {% endif %}{% endfor %}), 4)
+        end as confidence,
+        cast(to_json(list_filter(
+            [
+                {%- for rule in personas %}
+                case when is_{{ rule.persona }} then struct_pack(
+                    persona := '{{ rule.persona }}',
+                    priority := {{ rule.priority }},
+                    confidence := {{ rule.persona }}_confidence,
+                    criteria := [
+                        {%- for group in rule.groups %}
+                        {%- set outer_last = loop.last %}
+                        {%- for criterion in group %}
+                        struct_pack(
+                            feature := '{{ criterion.feature }}',
+                            value := to_json({{ criterion.value }}),
+                            operator := '{{ criterion.operator }}',
+                            threshold := to_json({{ criterion.threshold }}),
+                            satisfied := is_{{ criterion.name }}_satisfied
+                        ){% if not (loop.last and outer_last) %},{% endif %}
+                        {%- endfor %}
+                        {%- endfor %}
+                    ]
+                ) end{% if not loop.last %},{% endif %}
+                {%- endfor %}
+            ],
+            matched -> matched is not null
         )) as varchar) as reasoning
 
-    from personas
-    group by user_id, window_days
+    from personas_evaluated
 
 ),
 
 final as (
 
     select
-        features.user_id,
-        features.window_days,
-        features.as_of_date,
-        assigned.persona,
-        assigned.matched_personas,
-        assigned.confidence,
-        assigned.reasoning
+        user_id,
+        window_days,
+        as_of_date,
+        coalesce(matched_personas[1], 'general_wellness') as persona,
+        matched_personas,
+        confidence,
+        reasoning
 
-    from features
-    inner join assigned
-        on features.user_id = assigned.user_id
-        and features.window_days = assigned.window_days
+    from assigned
 
 )
 

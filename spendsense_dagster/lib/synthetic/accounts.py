@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 
-from spendsense_dagster.lib.generator_archetypes import (
+from spendsense_dagster.lib.synthetic.archetypes import (
     ARCHETYPE_NAMES,
     CARD_BEHAVIOURS,
     INVESTMENT_KINDS,
@@ -22,8 +22,8 @@ from spendsense_dagster.lib.generator_archetypes import (
     CustomerProfiles,
     uniform_by_archetype,
 )
-from spendsense_dagster.lib.generator_calendar import HistoryCalendar, timestamps_before
-from spendsense_dagster.lib.generator_catalog import CARD_ISSUERS, numbered_ids
+from spendsense_dagster.lib.synthetic.dates import HistoryCalendar, timestamps_before
+from spendsense_dagster.lib.synthetic.merchants import CARD_ISSUERS, numbered_ids
 
 SLOTS = ("checking",) + OPTIONAL_ACCOUNTS
 _CARD_SLOTS = ("card1", "card2")

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
-from spendsense_dagster.lib.generator_calendar import timestamps_before
-from spendsense_dagster.lib.generator_catalog import (
+from spendsense_dagster.lib.synthetic.dates import timestamps_before
+from spendsense_dagster.lib.synthetic.merchants import (
     AGE_BAND_WEIGHTS,
     AGE_BANDS,
     REGION_WEIGHTS,

@@ -1,9 +1,10 @@
-{#- SPEC §5 persona rules as data, one entry per criterion, thresholds from vars (dbt_project.yml).
-    A persona matches when every criterion group of it holds; a group holds when any of its
+{#- SPEC §5 persona rules as data, thresholds from vars (dbt_project.yml): a list of
+    {persona, priority, groups}, each group a list of criteria {name, feature, value, operator,
+    threshold, is_flag}. A persona matches when every group holds; a group holds when any of its
     criteria does (AND of ORs). `value` is the SQL the criterion reads from user_features:
     a customer without a credit card reads as utilisation 0 (nothing borrowed), so
     "every card < 0.30" holds for them while "max utilisation >= 0.50" never does. -#}
-{% macro persona_criteria() -%}
+{% macro persona_rules() -%}
     {%- set fee_window = var('persona_wealth_builder_fee_free_window_days') -%}
     {%- set rules = [
         ('wealth_builder', 1, [
@@ -40,15 +41,15 @@
             ],
         ]),
     ] -%}
-    {%- set criteria = [] -%}
+    {%- set personas = [] -%}
     {%- for persona, priority, groups in rules -%}
+        {%- set criterion_groups = [] -%}
         {%- for group in groups -%}
             {%- set group_number = loop.index -%}
+            {%- set criteria = [] -%}
             {%- for feature, value, operator, threshold in group -%}
                 {%- do criteria.append({
-                    'persona': persona,
-                    'priority': priority,
-                    'group_number': group_number,
+                    'name': persona ~ '_' ~ group_number ~ '_' ~ loop.index,
                     'feature': feature,
                     'value': value,
                     'operator': operator,
@@ -56,8 +57,9 @@
                     'is_flag': threshold is sameas true or threshold is sameas false,
                 }) -%}
             {%- endfor -%}
+            {%- do criterion_groups.append(criteria) -%}
         {%- endfor -%}
+        {%- do personas.append({'persona': persona, 'priority': priority, 'groups': criterion_groups}) -%}
     {%- endfor -%}
-    {%- do return(criteria) -%}
+    {%- do return(personas) -%}
 {%- endmacro %}
-

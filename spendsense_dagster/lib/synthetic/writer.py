@@ -1,7 +1,7 @@
 """Writes the generator's Arrow tables as JSON arrays, NDJSON or Parquet through DuckDB.
 
-DuckDB's writers are native and multi-threaded, and with insertion order preserved they write the same
-bytes for the same table, which keeps generated files byte-identical run to run.
+DuckDB's writers are native code, far faster than Python's json module, and with insertion order
+preserved they write the same bytes for the same table: generated files stay byte-identical.
 """
 
 from __future__ import annotations

@@ -13,16 +13,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spendsense_dagster.lib.generator_accounts import Accounts
-from spendsense_dagster.lib.generator_archetypes import (
+from spendsense_dagster.lib.synthetic.accounts import Accounts
+from spendsense_dagster.lib.synthetic.archetypes import (
     CARD_BEHAVIOURS,
     LOAN_KINDS,
     PAY_CADENCES,
     CustomerProfiles,
     per_customer,
 )
-from spendsense_dagster.lib.generator_calendar import HistoryCalendar
-from spendsense_dagster.lib.generator_catalog import (
+from spendsense_dagster.lib.synthetic.dates import HistoryCalendar
+from spendsense_dagster.lib.synthetic.merchants import (
     CARD_ISSUERS,
     CARD_PAYMENT_RECEIVED,
     GIG_PLATFORMS,

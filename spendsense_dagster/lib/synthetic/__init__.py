@@ -1,0 +1,1 @@
+"""The synthetic Plaid-style dataset generator behind `spendsense generate` (SPEC §2)."""
