@@ -16,7 +16,10 @@ import requests
 from tests.conftest import REPO_ROOT
 
 ASSETS_QUERY = """
-{ assetNodes { assetKey { path } groupName dependencyKeys { path } } }
+{ assetNodes {
+    assetKey { path } groupName dependencyKeys { path }
+    assetChecksOrError { ... on AssetChecks { checks { name } } }
+} }
 """
 EXPECTED_ASSETS = {
     "raw/users",
@@ -27,6 +30,11 @@ EXPECTED_ASSETS = {
     "marts/user_features",
     "marts/recurring_streams",
     "marts/user_personas",
+    "recs/recommendations",
+    "review/approval_queue",
+    "review/approved_recommendations",
+    "eval/evaluation_metrics",
+    "exports/parquet_exports",
 }
 
 
@@ -90,6 +98,17 @@ def test_every_asset_is_in_one_connected_graph(webserver: str):
     deps = {"/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes}
     assert _ancestors("marts/user_personas", deps) >= {"raw/users", "raw/accounts", "raw/transactions"}
     assert "raw/transactions" in _ancestors("marts/user_features", deps)
+    assert {"review/approved_recommendations", "eval/evaluation_metrics"} <= _ancestors(
+        "exports/parquet_exports", deps
+    )
+    checks = {
+        "/".join(n["assetKey"]["path"]): {c["name"] for c in n["assetChecksOrError"].get("checks", [])}
+        for n in nodes
+    }
+    assert "row_conservation" in checks["raw/transactions"]
+    assert "publishable" in checks["review/approved_recommendations"]
+    # dbt data tests arrive as asset checks on the models they test.
+    assert any(name.startswith("not_null") for name in checks["marts/user_features"])
 
 
 def _ancestors(key: str, deps: dict[str, set[str]]) -> set[str]:

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from spendsense_dagster.defs.automation import AS_OF_OP, daily_pipeline_schedule, review_decisions_sensor
+from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.decision_log import decision_log_path
+
+
+def test_the_daily_schedule_runs_as_of_its_own_date_with_an_idempotent_run_key():
+    tick = dt.datetime(2025, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
+    request = daily_pipeline_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    assert request.run_key == "2025-07-01"
+    assert request.run_config["ops"][AS_OF_OP]["config"]["as_of_date"] == "2025-07-01"
+
+
+def _resource(tmp_path: Path) -> SpendSenseResource:
+    return SpendSenseResource(
+        raw_dir=str(tmp_path / "raw"),
+        warehouse_path=str(tmp_path / "w.duckdb"),
+        review_dir=str(tmp_path / "review"),
+        export_uri=str(tmp_path / "exports"),
+    )
+
+
+def _evaluate(resource: SpendSenseResource, cursor: str | None):
+    context = dg.build_sensor_context(cursor=cursor, resources={"spendsense": resource})
+    return review_decisions_sensor(context), context.cursor
+
+
+def test_the_review_sensor_starts_the_publish_job_once_per_new_decision(tmp_path: Path):
+    resource = _resource(tmp_path)
+    result, cursor = _evaluate(resource, None)
+    assert isinstance(result, dg.SkipReason)  # no operator input yet
+
+    log = decision_log_path(tmp_path / "review")
+    log.parent.mkdir(parents=True)
+    log.write_text('{"recommendation_id": "r1"}\n')
+    result, cursor = _evaluate(resource, cursor)
+    assert isinstance(result, dg.RunRequest)
+    result, cursor = _evaluate(resource, cursor)
+    assert isinstance(result, dg.SkipReason)  # nothing new since
+
+    with log.open("a") as handle:
+        handle.write('{"recommendation_id": "r2"}\n')
+    result, _ = _evaluate(resource, cursor)
+    assert isinstance(result, dg.RunRequest)
