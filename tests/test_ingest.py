@@ -39,18 +39,12 @@ def broken(tmp_path_factory: pytest.TempPathFactory):
     connection.close()
 
 
-def ingest_all(
-    con: duckdb.DuckDBPyConnection,
-    raw_dir: Path,
-    as_of: date | None = None,
-    convention: str = "spendsense",
-    today: date | None = None,
-) -> dict[str, ingest.EntityLoad]:
-    """Every entity in the order the assets run them."""
+def ingest_all(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> dict[str, ingest.EntityLoad]:
+    """Every entity in the order the assets run them, with the default as-of date."""
     return {
         "users": ingest.ingest_users(con, raw_dir),
         "accounts": ingest.ingest_accounts(con, raw_dir),
-        "transactions": ingest.ingest_transactions(con, raw_dir, as_of, convention, today=today),
+        "transactions": ingest.ingest_transactions(con, raw_dir, None),
         "liabilities": ingest.ingest_liabilities(con, raw_dir),
         "products": ingest.ingest_products(con, raw_dir / CATALOG),
     }

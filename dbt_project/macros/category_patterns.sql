@@ -13,7 +13,7 @@
         'fee': word ~ '(fees?|overdraft|nsf|insufficient[ _]?funds)([^a-z]|$)',
         'income': word ~ '(income|payroll|salar|wage)',
         'not_pay_income': word ~ '(interest|dividend|refund|transfer)',
-        'payroll_merchant': word ~ '(payroll|salary|direct dep|dir dep)',
+        'payroll_merchant': word ~ '(payroll|salary|direct[^a-z]*dep|dir[^a-z]*dep)',
         'savings_account_type': '^(savings|money market|cash management|hsa)$',
         'checking_account_type': '^checking$',
         'credit_card_account_type': '^credit( card)?$',

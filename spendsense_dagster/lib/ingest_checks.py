@@ -48,9 +48,11 @@ def stage_file_sql(spec: EntitySpec, relation_sql: str, file_name: str, first_po
     typed = ", ".join(f"{_typed_sql(field)} as {_quote(field.name)}" for field in spec.fields)
     columns = ", ".join(_quote(field.name) for field in spec.fields)
     checks = _record_checks(spec)
+    # Numbering records in file order keeps the reader on one thread; materialising what it read
+    # lets the typing, the checks and the (compressing) write that follow use every core.
     return f"""
         insert into {staging_table(spec)}
-        with source as (
+        with source as materialized (
             {relation_sql}
         ),
         typed as (

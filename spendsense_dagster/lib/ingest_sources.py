@@ -56,9 +56,10 @@ def record_fields_sql(
 ) -> str:
     """SQL yielding record_index, is_object and text_<field> columns for one file.
 
-    The fast JSON reader (DuckDB's typed read_json) refuses a file holding a record that is not an
-    object or has a repeated key; the `tolerant` one reads each record as a JSON value first, so such
-    records reach the checks. Both give the same text for every field.
+    The fast JSON reader (DuckDB's read_json with declared columns) refuses a file holding a record
+    that is not an object or has a repeated key (and reads a JSON null record as an object without
+    fields: the payload step corrects its reason); the `tolerant` one reads each record as a JSON
+    value first, so such records reach the checks. Both give the same text for every field.
     """
     path = sql_string(str(source.path))
     if source.format == "parquet":
@@ -171,8 +172,8 @@ def _first_syntax_error(source: SourceFile, duckdb_message: str) -> tuple[int, i
             json.loads(source.path.read_bytes())
         except json.JSONDecodeError as error:
             return error.lineno, error.colno, error.msg
-        except ValueError as error:  # bytes that are not UTF-8
-            return 1, 1, str(error)
+        except ValueError:  # bytes that are not UTF-8: no position to give
+            return None
         return None
     hint = _DUCKDB_LINE.search(duckdb_message)
     first_checked = max(int(hint.group(1)) - 1, 1) if hint else 1

@@ -2,51 +2,133 @@
 
 {%- set cadences = var('recurring_cadences') %}
 {%- set amount_tolerance = var('recurring_amount_tolerance') %}
+{%- set min_occurrences = var('recurring_min_occurrences') %}
 
-with windowed as (
+with transactions as (
 
-    select * from {{ ref('int_transactions_windowed') }}
+    select * from {{ ref('stg_spendsense__transactions') }}
+
+),
+
+merchants as (
+
+    select * from {{ ref('stg_spendsense__merchants') }}
+
+),
+
+windows as (
+
+    select * from {{ ref('int_windows_defined') }}
+
+),
+
+history_bounds as (
+
+    select
+        min(lookback_start_date) as first_date,
+        max(as_of_date) as as_of_date
+
+    from windows
 
 ),
 
 spend as (
 
-    -- Streams are built from the outflows counted in total_spend (SPEC §4), bank charges aside.
-    select * from windowed
-    where is_spend
-        and not is_bank_charge
-        and merchant_key is not null
+    -- Streams are built from the posted outflows counted in total_spend (SPEC §4). Interest and
+    -- fees are spend too, but a bank charging them monthly is not a subscription.
+    select
+        transactions.user_id,
+        merchants.merchant_key,
+        transactions.merchant_name,
+        transactions.transaction_date,
+        -transactions.amount as amount
+
+    from transactions
+    inner join merchants
+        on transactions.merchant_name = merchants.merchant_name
+    cross join history_bounds
+    where not transactions.is_pending
+        and transactions.is_spend
+        and not transactions.is_interest_charge
+        and not transactions.is_overdraft_or_late_fee
+        and transactions.transaction_date between history_bounds.first_date and history_bounds.as_of_date
 
 ),
 
-occurrences as (
+charge_days as (
 
-    -- Several charges at one merchant on one day are one occurrence (a split purchase is not a
-    -- 0-day cadence).
+    -- Charges at one merchant on one day are one occurrence: two subscriptions billed together,
+    -- or a split purchase, are not a 0-day cadence.
+    select
+        user_id,
+        merchant_key,
+        transaction_date,
+        sum(amount) as amount,
+        min(trim(merchant_name)) as merchant_name
+
+    from spend
+    group by user_id, merchant_key, transaction_date
+
+),
+
+merchant_histories as (
+
+    -- One ordered charge list per (user, merchant) over the longest look-back; with fewer charge
+    -- days than a stream needs, no window can hold one.
+    select
+        user_id,
+        merchant_key,
+        min(merchant_name) as merchant_name,
+        list(struct_pack(transaction_date, amount) order by transaction_date) as charges
+
+    from charge_days
+    group by user_id, merchant_key
+    having count(*) >= {{ min_occurrences }}
+
+),
+
+window_histories as (
+
+    -- Both windows from one history, set-based: list functions instead of per-row window
+    -- functions over millions of tiny partitions.
+    select
+        merchant_histories.user_id,
+        windows.window_days,
+        merchant_histories.merchant_key,
+        merchant_histories.merchant_name,
+        windows.window_start_date,
+        list_filter(
+            merchant_histories.charges,
+            lambda charge: charge.transaction_date >= windows.lookback_start_date
+        ) as charges
+
+    from merchant_histories
+    cross join windows
+
+),
+
+measured as (
+
     select
         user_id,
         window_days,
         merchant_key,
-        transaction_date,
-        -sum(amount) as amount,
-        bool_or(is_in_window) as is_in_window,
-        min(trim(merchant_name)) as merchant_name
+        merchant_name,
+        len(charges) as occurrence_count,
+        charges[1].transaction_date as first_date,
+        charges[-1].transaction_date as last_date,
+        list_transform(
+            range(1, len(charges)),
+            lambda i: charges[i + 1].transaction_date - charges[i].transaction_date
+        ) as gaps,
+        list_transform(charges, lambda charge: charge.amount) as amounts,
+        list_transform(
+            list_filter(charges, lambda charge: charge.transaction_date >= window_start_date),
+            lambda charge: charge.amount
+        ) as window_amounts
 
-    from spend
-    group by user_id, window_days, merchant_key, transaction_date
-
-),
-
-gapped as (
-
-    select
-        *,
-        transaction_date - lag(transaction_date) over (
-            partition by user_id, window_days, merchant_key
-            order by transaction_date
-        ) as gap_days
-
-    from occurrences
+    from window_histories
+    where len(charges) >= {{ min_occurrences }}
 
 ),
 
@@ -56,27 +138,26 @@ candidate_streams as (
         user_id,
         window_days,
         merchant_key,
-        min(merchant_name) as merchant_name,
-        count(*) as occurrence_count,
-        count(gap_days) as gap_count,
-        median(gap_days) as median_gap_days,
+        merchant_name,
+        occurrence_count,
+        first_date,
+        last_date,
+        len(gaps) as gap_count,
+        list_median(gaps) as median_gap_days,
         {%- for cadence in cadences %}
-        count(*) filter (
-            where gap_days between {{ cadence.min_gap_days }} and {{ cadence.max_gap_days }}
-        ) as gaps_{{ cadence.name }},
+        len(list_filter(
+            gaps,
+            lambda gap: gap between {{ cadence.min_gap_days }} and {{ cadence.max_gap_days }}
+        )) as gaps_{{ cadence.name }},
         {%- endfor %}
-        median(amount) as median_amount,
-        min(amount) as min_amount,
-        max(amount) as max_amount,
-        stddev_pop(amount) / nullif(avg(amount), 0) as amount_cv,
-        min(transaction_date) as first_date,
-        max(transaction_date) as last_date,
-        count(*) filter (where is_in_window) as charges_in_window,
-        coalesce(sum(amount) filter (where is_in_window), 0) as spend_in_window
+        list_median(amounts) as median_amount,
+        list_min(amounts) as min_amount,
+        list_max(amounts) as max_amount,
+        list_stddev_pop(amounts) / nullif(list_avg(amounts), 0) as amount_cv,
+        len(window_amounts) as charges_in_window,
+        coalesce(list_sum(window_amounts), 0) as spend_in_window
 
-    from gapped
-    group by user_id, window_days, merchant_key
-    having count(*) >= {{ var('recurring_min_occurrences') }}
+    from measured
 
 ),
 
@@ -132,7 +213,7 @@ final as (
         merchant_key,
         merchant_name,
         cadence,
-        median_amount,
+        round(median_amount, 2) as median_amount,
         occurrence_count,
         first_date,
         last_date,
@@ -140,10 +221,9 @@ final as (
         median_gap_days,
         gap_share_in_cadence,
         amount_cv,
-        -- Multiply before dividing: 12.00 a week is exactly 52.00 a month, not 51.999...
-        median_amount * periods_per_year / 12.0 as monthly_cost,
+        round(median_amount * periods_per_year / 12.0, 2) as monthly_cost,
         charges_in_window,
-        spend_in_window,
+        round(spend_in_window, 2) as spend_in_window,
         charges_in_window > 0 as is_active_in_window
 
     from recurring

@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 with transactions as (
 
     select * from {{ ref('stg_spendsense__transactions') }}
@@ -12,7 +10,7 @@ accounts as (
 
 ),
 
--- Same macro as int_windows_defined: computed inline so this model has only staging inputs.
+-- Same macro as int_windows_defined: inline so this model has only staging inputs.
 windows as (
 
     {{ feature_windows(ref('stg_spendsense__transactions')) }}
@@ -35,14 +33,10 @@ classified as (
         posted.account_id,
         posted.transaction_date,
         posted.amount,
-        posted.merchant_key,
-        posted.merchant_name,
         posted.is_spend,
+        posted.is_overdraft_or_late_fee,
         coalesce(accounts.is_savings_like, false) as is_savings_account,
         posted.is_interest_charge and coalesce(accounts.is_credit_card, false) as is_card_interest_charge,
-        posted.is_overdraft_or_late_fee,
-        -- Interest and fees are spend, but a bank charging them monthly is not a subscription.
-        posted.is_interest_charge or posted.is_overdraft_or_late_fee as is_bank_charge,
         -- Pay lands on a cash account: a "payroll" credit on a card is a refund, not income.
         posted.is_payroll_like and coalesce(accounts.is_depository, false) as is_payroll_deposit
 
@@ -54,8 +48,8 @@ classified as (
 
 windowed as (
 
-    -- One row per (transaction, window) for every transaction in the window's look-back,
-    -- so both windows come out of one query; is_in_window marks D - W < date <= D.
+    -- One row per (transaction, window) for every transaction in the window's look-back, so both
+    -- windows come out of one query; is_in_window marks D - W < date <= D.
     select
         classified.*,
         windows.window_days,

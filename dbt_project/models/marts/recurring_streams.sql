@@ -19,12 +19,12 @@ final as (
         streams.merchant_key,
         streams.merchant_name,
         streams.cadence,
-        round(streams.median_amount, 2) as median_amount,
+        streams.median_amount,
         streams.occurrence_count,
         streams.first_date,
         streams.last_date,
         streams.next_expected_date,
-        round(streams.monthly_cost, 2) as monthly_cost,
+        streams.monthly_cost,
         streams.charges_in_window,
         streams.is_active_in_window
 

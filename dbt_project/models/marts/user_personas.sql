@@ -102,7 +102,7 @@ assigned as (
         -- Personas are listed in priority order, so the filtered list keeps it.
         list_filter(
             [{% for rule in personas %}case when is_{{ rule.persona }} then '{{ rule.persona }}' end{% if not loop.last %}, {% endif %}{% endfor %}],
-            persona -> persona is not null
+            lambda persona: persona is not null
         ) as matched_personas,
         case
             {%- for rule in personas %}
@@ -135,7 +135,7 @@ assigned as (
                 ) end{% if not loop.last %},{% endif %}
                 {%- endfor %}
             ],
-            matched -> matched is not null
+            lambda matched: matched is not null
         )) as varchar) as reasoning
 
     from personas_evaluated
