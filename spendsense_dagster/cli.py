@@ -18,8 +18,8 @@ def _date(text: str) -> date:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from spendsense_dagster.lib.synthetic.dataset import generate_dataset
     from spendsense_dagster.lib.settings import Settings
+    from spendsense_dagster.lib.synthetic.dataset import generate_dataset
 
     out_dir = Path(args.out) if args.out else Settings.from_env().raw_dir
     counts = generate_dataset(

@@ -7,8 +7,8 @@ from datetime import date
 
 import dagster as dg
 
-from spendsense_dagster.defs.automation import as_of_run_config
 from spendsense_dagster.definitions import build_definitions
+from spendsense_dagster.defs.automation import as_of_run_config
 from spendsense_dagster.lib.settings import Settings
 from spendsense_dagster.lib.summary import warehouse_summary
 

@@ -47,3 +47,7 @@ def workspace(basic_workspace: Path, tmp_path: Path):
     copy_workspace(basic_workspace, tmp_path)
     with environment(**workspace_env(tmp_path, DATASETS / "handmade_basic")):
         yield tmp_path
+
+
+# The hand-made review warehouse's fixtures (`warehouse`, `review_dir`), for every test module.
+pytest_plugins = ["tests.review_warehouse"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from spendsense_dagster.defs.automation import as_of_run_config
 from spendsense_dagster.definitions import build_definitions
+from spendsense_dagster.defs.automation import as_of_run_config
 from spendsense_dagster.lib.settings import Settings
 
 DATASETS = Path(__file__).resolve().parent / "datasets"

@@ -11,7 +11,7 @@ from spendsense_dagster.lib.decision_log import decision_log_path
 
 
 def test_the_daily_schedule_runs_as_of_its_own_date_with_an_idempotent_run_key():
-    tick = dt.datetime(2025, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
+    tick = dt.datetime(2025, 7, 1, 23, 30, tzinfo=dt.UTC)
     request = daily_pipeline_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
     assert request.run_key == "2025-07-01"
     assert request.run_config["ops"][AS_OF_OP]["config"]["as_of_date"] == "2025-07-01"

@@ -21,19 +21,7 @@ from spendsense_dagster.lib.decision_log import (
     read_jsonl,
 )
 from spendsense_dagster.lib.review_actions import DecisionError, approve, bulk_approve, override, reject
-from tests.test_review_queue import make_review_warehouse
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path):
-    con = make_review_warehouse(tmp_path / "warehouse.duckdb")
-    yield con
-    con.close()
-
-
-@pytest.fixture
-def review_dir(tmp_path: Path) -> Path:
-    return tmp_path / "review"
+from tests.review_warehouse import make_review_warehouse
 
 
 def _decision(action: str, recommendation_id: str = "rec-1", **extra):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,19 +17,6 @@ from spendsense_dagster.lib.evaluation import (
 )
 from spendsense_dagster.lib.exports import ExportedFile
 from spendsense_dagster.lib.review_actions import approve, override, reject
-from tests.test_review_queue import make_review_warehouse
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path):
-    con = make_review_warehouse(tmp_path / "warehouse.duckdb")
-    yield con
-    con.close()
-
-
-@pytest.fixture
-def review_dir(tmp_path: Path) -> Path:
-    return tmp_path / "review"
 
 
 def _group(metrics: dict, dimension: str, name: str) -> dict:

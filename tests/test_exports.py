@@ -22,8 +22,8 @@ from spendsense_dagster.lib.exports import (
 )
 from spendsense_dagster.lib.review_actions import approve
 from spendsense_dagster.lib.review_queue import build_approved_recommendations
+from tests.review_warehouse import make_review_warehouse
 from tests.s3_server import FlakyProxy, aws_test_env_fixture, s3_endpoint_fixture  # noqa: F401  (fixtures)
-from tests.test_review_queue import make_review_warehouse
 
 AS_OF = "2025-06-30"
 

@@ -13,7 +13,6 @@ from spendsense_dagster.lib.consent_log import effective_consent
 from spendsense_dagster.lib.context import build_contexts, user_pii
 from spendsense_dagster.lib.generators import make_generator
 from spendsense_dagster.lib.offers import products_by_id, select_offers
-from spendsense_dagster.lib.recommendation_models import DISCLAIMER
 from spendsense_dagster.lib.recommend import (
     UserInputs,
     assemble_rows,
@@ -21,6 +20,7 @@ from spendsense_dagster.lib.recommend import (
     utc_now,
     write_recommendations,
 )
+from spendsense_dagster.lib.recommendation_models import DISCLAIMER
 
 RECS_KEY = dg.AssetKey(["recs", "recommendations"])
 WINDOW_DAYS = 30  # items are written for the 30-day window; the 180-day row is extra context
@@ -35,7 +35,7 @@ def _consent_now(con, review_dir: Path) -> dict[str, bool]:
 
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)] if ordered else 0.0
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else 0.0
 
 
 def _count_table(title: str, counts: Counter) -> dg.MetadataValue:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 
 import dagster as dg
@@ -14,8 +15,14 @@ from dagster_dbt import DbtCliResource
 from spendsense_dagster.lib.settings import DBT_PROJECT_DIR, Settings
 
 
+PATH_FIELDS = {"raw_dir", "warehouse_path", "review_dir"}
+
+
 class SpendSenseResource(dg.ConfigurableResource):
-    """Where the data lives and how to read it. Built from `Settings`; asset bodies never read os.environ."""
+    """`Settings` as a Dagster resource (same field names), plus the warehouse connection.
+
+    Asset bodies never read os.environ: everything comes through here.
+    """
 
     raw_dir: str
     warehouse_path: str
@@ -29,31 +36,13 @@ class SpendSenseResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SpendSenseResource":
-        return cls(
-            raw_dir=str(settings.raw_dir),
-            warehouse_path=str(settings.warehouse_path),
-            review_dir=str(settings.review_dir),
-            export_uri=settings.export_uri,
-            amount_convention=settings.amount_convention,
-            openai_api_key=settings.openai_api_key,
-            openai_base_url=settings.openai_base_url,
-            openai_model=settings.openai_model,
-            s3_endpoint_url=settings.s3_endpoint_url,
-        )
+        values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+        return cls(**{name: str(v) if isinstance(v, Path) else v for name, v in values.items()})
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            raw_dir=Path(self.raw_dir),
-            warehouse_path=Path(self.warehouse_path),
-            review_dir=Path(self.review_dir),
-            export_uri=self.export_uri,
-            amount_convention=self.amount_convention,
-            openai_api_key=self.openai_api_key,
-            openai_base_url=self.openai_base_url,
-            openai_model=self.openai_model,
-            s3_endpoint_url=self.s3_endpoint_url,
-        )
+        values = {f.name: getattr(self, f.name) for f in fields(Settings)}
+        return Settings(**{name: Path(v) if name in PATH_FIELDS else v for name, v in values.items()})
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -34,10 +34,9 @@ from spendsense_dagster.lib.decision_log import (
     utc_now_iso,
 )
 from spendsense_dagster.lib.exports import ExportedFile, write_atomically
-from spendsense_dagster.lib.summary import PERSONAS
+from spendsense_dagster.lib.personas import PERSONAS, TARGET_PERSONAS
 
 WINDOWS = (30, 180)
-TARGET_PERSONAS = [persona for persona in PERSONAS if persona != "general_wellness"]
 FAIRNESS_THRESHOLD_POINTS = 10.0
 FAIRNESS_DIMENSIONS = ("income_quintile", "age_band", "region")
 GROUNDING_CHECK_PREFIX = "grounding"
@@ -122,7 +121,7 @@ def _coverage(con: duckdb.DuckDBPyConnection, consent_table: str) -> dict:
 
         select * from final
         """,
-        {"target_personas": TARGET_PERSONAS},
+        {"target_personas": list(TARGET_PERSONAS)},
     )
     return {
         "customers": counts["customers"],

@@ -12,17 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spendsense_dagster.lib.personas import PERSONAS
 from spendsense_dagster.lib.recommendation_models import UserContext
 from spendsense_dagster.lib.settings import PROMPTS_DIR
-
-PERSONAS = (
-    "wealth_builder",
-    "high_utilization",
-    "savings_builder",
-    "variable_income",
-    "subscription_heavy",
-    "general_wellness",
-)
 
 DATA_BLOCK_LABEL = "CUSTOMER DATA"
 

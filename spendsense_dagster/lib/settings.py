@@ -63,7 +63,7 @@ class Settings:
         return "openai" if self.openai_api_key else "template"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = {**_load_dotenv(Path.cwd() / ".env"), **(os.environ if environ is None else environ)}
         convention = env.get("SPENDSENSE_AMOUNT_CONVENTION", "spendsense").strip().lower()
         if convention not in AMOUNT_CONVENTIONS:

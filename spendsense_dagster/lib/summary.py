@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from spendsense_dagster.lib.personas import PERSONAS
 from spendsense_dagster.lib.settings import Settings
 
 SUMMARY_TABLES = (
@@ -21,14 +22,6 @@ SUMMARY_TABLES = (
     "review.approved_recommendations",
     "eval.evaluation_metrics",
 )
-PERSONAS = (
-    "wealth_builder",
-    "high_utilization",
-    "savings_builder",
-    "variable_income",
-    "subscription_heavy",
-    "general_wellness",
-)
 
 
 def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -37,12 +30,12 @@ def _existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _persona_table(con: duckdb.DuckDBPyConnection) -> list[str]:
-    counts = dict(
-        ((persona, window), n)
+    counts = {
+        (persona, window): n
         for persona, window, n in con.execute(
             "select persona, window_days, count(*) from marts.user_personas group by all"
         ).fetchall()
-    )
+    }
     lines = [f"  {'persona':<20}{'30 d':>8}{'180 d':>8}"]
     for persona in PERSONAS:
         lines.append(f"  {persona:<20}{counts.get((persona, 30), 0):>8}{counts.get((persona, 180), 0):>8}")

@@ -1,0 +1,157 @@
+"""A small hand-made warehouse for the review, consent and evaluation tests (contract-shaped tables).
+
+Its fixtures (`warehouse`, `review_dir`) are registered for every test module by tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+AS_OF = date(2025, 6, 30)
+DISCLAIMER = (
+    "This is educational content, not financial advice. Consult a licensed advisor for personalized guidance."
+)
+TRICKY_TITLE = '<script>alert("x")</script> & budgets'
+TRICKY_CONTENT = 'Line one, with a comma\n"Quoted" line two'
+
+_RECOMMENDATION_COLUMNS = """
+    recommendation_id varchar primary key, user_id varchar, window_days integer, as_of_date date,
+    persona varchar, content_type varchar, title varchar, content varchar, rationale varchar,
+    disclaimer varchar, product_id varchar, cited_facts varchar, metadata varchar, generator varchar,
+    model varchar, prompt_version varchar, context_hash varchar, latency_ms double, input_tokens integer,
+    output_tokens integer, cost_usd double, generated_at timestamp, guardrail_status varchar,
+    guardrail_findings varchar
+"""
+
+
+def add_recommendation(
+    con: duckdb.DuckDBPyConnection,
+    recommendation_id: str,
+    user_id: str,
+    *,
+    persona: str = "high_utilization",
+    content_type: str = "education",
+    title: str = "Paying down a card",
+    content: str = "Paying more than the minimum lowers interest.",
+    rationale: str = "Because your card utilization is 62%, interest adds up.",
+    product_id: str | None = None,
+    model: str | None = "gpt-4o-mini",
+    guardrail_status: str = "pass",
+    findings: list[dict] | None = None,
+) -> None:
+    con.execute(
+        "insert into recs.recommendations values "
+        "(?, ?, 30, ?, ?, ?, ?, ?, ?, ?, ?, '[]', '{\"priority\": \"high\", \"tags\": []}', 'openai', ?, "
+        "'p-1a2b', 'ctx', 120.0, 500, 150, 0.0001, '2025-06-30 08:00:00', ?, ?)",
+        [
+            recommendation_id, user_id, AS_OF, persona, content_type, title, content, rationale, DISCLAIMER,
+            product_id, model, guardrail_status, json.dumps(findings or []),
+        ],
+    )  # fmt: skip
+
+
+def make_review_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """op1 is the operator; c1, c2, c4 consent in raw.users, c3 does not. Four items: two of c1 (pass),
+    one warn and one block (with a grounding finding) of c2."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema raw; create schema marts; create schema recs")
+    con.execute(
+        """
+        create table raw.users as
+        select * from (values
+            ('op1', 'Olive Operator', 'op1@example.com', timestamp '2024-01-01', false, null::timestamp,
+             null::timestamp, 'operator', null, null, 'users.json'),
+            ('c1', 'Cara One', 'c1@example.com', timestamp '2024-01-01', true, timestamp '2024-01-02',
+             null::timestamp, 'customer', '25-34', 'west', 'users.json'),
+            ('c2', 'Cy Two', 'c2@example.com', timestamp '2024-01-01', true, timestamp '2024-01-02',
+             null::timestamp, 'customer', '35-44', 'east', 'users.json'),
+            ('c3', 'Cid Three', 'c3@example.com', timestamp '2024-01-01', false, null::timestamp,
+             null::timestamp, 'customer', '25-34', 'east', 'users.json'),
+            ('c4', 'Cat Four', 'c4@example.com', timestamp '2024-01-01', true, timestamp '2024-01-02',
+             null::timestamp, 'customer', '45-54', 'west', 'users.json')
+        ) as users(user_id, full_name, email, created_at, consent_status, consent_granted_at,
+                   consent_revoked_at, user_type, age_band, region, source_file)
+        """
+    )
+    con.execute(
+        "create table raw.run_context as select date '2025-06-30' as as_of_date, "
+        "'spendsense' as amount_convention, 'data/raw' as raw_dir"
+    )
+    con.execute(
+        """
+        create table marts.user_features as
+        select user_id, window_days, date '2025-06-30' as as_of_date, detected_behaviors, avg_monthly_income
+        from (values
+            ('c1', 30, 4, 6000.0), ('c1', 180, 4, 6000.0),
+            ('c2', 30, 3, 3000.0), ('c2', 180, 2, 3000.0),
+            ('c3', 30, 5, 9000.0), ('c3', 180, 5, 9000.0),
+            ('c4', 30, 1, null), ('c4', 180, 2, 1000.0)
+        ) as features(user_id, window_days, detected_behaviors, avg_monthly_income)
+        """
+    )
+    con.execute(
+        """
+        create table marts.user_personas as
+        select user_id, window_days, date '2025-06-30' as as_of_date, persona, [persona] as matched_personas,
+               0.8 as confidence, '{"criteria": []}' as reasoning
+        from (values
+            ('c1', 30, 'high_utilization'), ('c1', 180, 'high_utilization'),
+            ('c2', 30, 'subscription_heavy'), ('c2', 180, 'general_wellness'),
+            ('c3', 30, 'savings_builder'), ('c3', 180, 'savings_builder'),
+            ('c4', 30, 'general_wellness'), ('c4', 180, 'variable_income')
+        ) as personas(user_id, window_days, persona)
+        """
+    )
+    con.execute(f"create table recs.recommendations ({_RECOMMENDATION_COLUMNS})")
+    add_recommendation(con, "rec-c1-edu", "c1")
+    add_recommendation(
+        con, "rec-c1-offer", "c1", content_type="partner_offer", product_id="P-BT",
+        title="A balance-transfer card", rationale="Because you pay about $45 a month in interest.",
+    )  # fmt: skip
+    add_recommendation(
+        con, "rec-c2-warn", "c2", persona="subscription_heavy", title=TRICKY_TITLE, content=TRICKY_CONTENT,
+        rationale="Because 4 subscriptions cost you $62 a month.", guardrail_status="warn",
+        findings=[{"check": "tone", "severity": "notable", "message": "no empowering language"}],
+    )  # fmt: skip
+    add_recommendation(
+        con, "rec-c2-block", "c2", persona="subscription_heavy", title="Cut your 9 subscriptions",
+        rationale="Because you spend a lot.", guardrail_status="block",
+        findings=[{"check": "grounding_facts", "severity": "critical", "message": "subscriptions: 9 vs 4"}],
+    )  # fmt: skip
+    con.execute(
+        """
+        create table recs.llm_calls as
+        select * from (values
+            ('c1', 30, 'openai', 'gpt-4o-mini', false, 1, 120.0, 1000, 300, 0.00033, 'ok'),
+            ('c1', 180, 'openai', 'gpt-4o-mini', true, 0, 0.0, 0, 0, 0.0, 'ok'),
+            ('c2', 30, 'openai', 'gpt-4o-mini', false, 2, 480.0, 2000, 600, 0.00066, 'ok'),
+            ('c4', 30, 'openai', 'gpt-4o-mini', false, 2, 0.0, 0, 0, 0.0, 'failed')
+        ) as calls(user_id, window_days, generator, model, cache_hit, attempts, latency_ms, input_tokens,
+                   output_tokens, cost_usd, status)
+        """
+    )
+    con.execute(
+        """
+        create table recs.generation_failures as
+        select 'c4' as user_id, 30 as window_days, date '2025-06-30' as as_of_date, 'openai' as generator,
+               'gpt-4o-mini' as model, 'reply was not JSON' as error, 2 as attempts
+        """
+    )
+    return con
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path):
+    con = make_review_warehouse(tmp_path / "warehouse.duckdb")
+    yield con
+    con.close()
+
+
+@pytest.fixture
+def review_dir(tmp_path: Path) -> Path:
+    return tmp_path / "review"
