@@ -35,9 +35,11 @@ def _load_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def _resolve(path_text: str) -> Path:
-    path = Path(path_text).expanduser()
-    return path if path.is_absolute() else (PROJECT_ROOT / path)
+def _path(env: dict[str, str], name: str, default: str) -> Path:
+    """A path setting: a value given by the user is relative to the working directory, a default to the repo."""
+    if env.get(name):
+        return Path(env[name]).expanduser().resolve()
+    return PROJECT_ROOT / default
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,13 @@ class Settings:
             raise ValueError(
                 f"SPENDSENSE_AMOUNT_CONVENTION must be one of {AMOUNT_CONVENTIONS}, got {convention!r}"
             )
-        export_uri = env.get("SPENDSENSE_EXPORT_URI", "data/exports")
+        export_uri = env.get("SPENDSENSE_EXPORT_URI", "")
         if not export_uri.startswith("s3://"):
-            export_uri = str(_resolve(export_uri))
+            export_uri = str(_path(env, "SPENDSENSE_EXPORT_URI", "data/exports"))
         return cls(
-            raw_dir=_resolve(env.get("SPENDSENSE_RAW_DIR", "data/raw")),
-            warehouse_path=_resolve(env.get("SPENDSENSE_WAREHOUSE", "data/warehouse/spendsense.duckdb")),
-            review_dir=_resolve(env.get("SPENDSENSE_REVIEW_DIR", "data/review")),
+            raw_dir=_path(env, "SPENDSENSE_RAW_DIR", "data/raw"),
+            warehouse_path=_path(env, "SPENDSENSE_WAREHOUSE", "data/warehouse/spendsense.duckdb"),
+            review_dir=_path(env, "SPENDSENSE_REVIEW_DIR", "data/review"),
             export_uri=export_uri,
             amount_convention=convention,
             openai_api_key=env.get("OPENAI_API_KEY") or None,

@@ -1,0 +1,30 @@
+from pathlib import Path
+
+import pytest
+
+from spendsense_dagster.lib.settings import PROJECT_ROOT, Settings
+
+
+def test_defaults_live_under_the_repository_and_the_offline_generator_is_chosen():
+    settings = Settings.from_env({})
+    assert settings.raw_dir == PROJECT_ROOT / "data" / "raw"
+    assert settings.warehouse_path == PROJECT_ROOT / "data" / "warehouse" / "spendsense.duckdb"
+    assert settings.export_uri == str(PROJECT_ROOT / "data" / "exports")
+    assert settings.generator_name == "template"
+
+
+def test_given_paths_are_relative_to_the_working_directory_and_s3_uris_are_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env(
+        {"SPENDSENSE_RAW_DIR": "input", "SPENDSENSE_EXPORT_URI": "s3://bucket/prefix", "OPENAI_API_KEY": "k",
+         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000"}
+    )
+    assert settings.raw_dir == Path(tmp_path / "input").resolve()
+    assert settings.export_uri == "s3://bucket/prefix"
+    assert settings.generator_name == "openai"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9000"
+
+
+def test_an_unknown_amount_convention_is_a_clear_error():
+    with pytest.raises(ValueError, match="SPENDSENSE_AMOUNT_CONVENTION"):
+        Settings.from_env({"SPENDSENSE_AMOUNT_CONVENTION": "sideways"})
