@@ -22,6 +22,19 @@ windows as (
 
 ),
 
+merchant_display_names as (
+
+    -- One readable name per merchant key (the first raw spelling), cheaper than carrying names
+    -- through millions of charge rows.
+    select
+        merchant_key,
+        min(trim(merchant_name)) as merchant_name
+
+    from merchants
+    group by merchant_key
+
+),
+
 history_bounds as (
 
     select
@@ -39,7 +52,6 @@ spend as (
     select
         transactions.user_id,
         merchants.merchant_key,
-        transactions.merchant_name,
         transactions.transaction_date,
         -transactions.amount as amount
 
@@ -58,77 +70,82 @@ spend as (
 charge_days as (
 
     -- Charges at one merchant on one day are one occurrence: two subscriptions billed together,
-    -- or a split purchase, are not a 0-day cadence.
+    -- or a split purchase, are not a 0-day cadence. Window functions below run over charge days.
     select
         user_id,
         merchant_key,
         transaction_date,
-        sum(amount) as amount,
-        min(trim(merchant_name)) as merchant_name
+        sum(amount) as amount
 
     from spend
     group by user_id, merchant_key, transaction_date
 
 ),
 
-merchant_histories as (
+sequenced as (
 
-    -- One ordered charge list per (user, merchant) over the longest look-back; with fewer charge
-    -- days than a stream needs, no window can hold one.
+    -- Previous charge day and history length per (user, merchant), once for all windows.
     select
-        user_id,
-        merchant_key,
-        min(merchant_name) as merchant_name,
-        list(struct_pack(transaction_date, amount) order by transaction_date) as charges
+        *,
+        lag(transaction_date) over (
+            partition by user_id, merchant_key order by transaction_date
+        ) as previous_date,
+        count(*) over (partition by user_id, merchant_key) as history_charge_days
 
     from charge_days
-    group by user_id, merchant_key
-    having count(*) >= {{ min_occurrences }}
 
 ),
 
-window_histories as (
+windowed as (
 
-    -- Both windows from one history, set-based: list functions instead of per-row window
-    -- functions over millions of tiny partitions.
+    -- Each charge day in each window's look-back. A gap counts when the previous charge day is
+    -- in the same look-back. Merchants seen on too few days in the longest look-back are skipped.
     select
-        merchant_histories.user_id,
+        sequenced.*,
         windows.window_days,
-        merchant_histories.merchant_key,
-        merchant_histories.merchant_name,
         windows.window_start_date,
-        list_filter(
-            merchant_histories.charges,
-            lambda charge: charge.transaction_date >= windows.lookback_start_date
-        ) as charges
+        case
+            when sequenced.previous_date >= windows.lookback_start_date
+                then sequenced.transaction_date - sequenced.previous_date
+        end as gap_days
 
-    from merchant_histories
-    cross join windows
+    from sequenced
+    inner join windows
+        on sequenced.transaction_date >= windows.lookback_start_date
+    where sequenced.history_charge_days >= {{ min_occurrences }}
 
 ),
 
-measured as (
+screened as (
 
+    -- A cheap first pass over counts only. If a cadence range holds the required share (> 50 %)
+    -- of a stream's gaps, the median gap lies in that range too, so this keeps every stream the
+    -- rules below can accept, and the costly medians run on the few that are left.
     select
         user_id,
         window_days,
-        merchant_key,
-        merchant_name,
-        len(charges) as occurrence_count,
-        charges[1].transaction_date as first_date,
-        charges[-1].transaction_date as last_date,
-        list_transform(
-            range(1, len(charges)),
-            lambda i: charges[i + 1].transaction_date - charges[i].transaction_date
-        ) as gaps,
-        list_transform(charges, lambda charge: charge.amount) as amounts,
-        list_transform(
-            list_filter(charges, lambda charge: charge.transaction_date >= window_start_date),
-            lambda charge: charge.amount
-        ) as window_amounts
+        merchant_key
 
-    from window_histories
-    where len(charges) >= {{ min_occurrences }}
+    from windowed
+    group by user_id, window_days, merchant_key
+    having count(*) >= {{ min_occurrences }}
+        and greatest(
+            {%- for cadence in cadences %}
+            count(*) filter (where gap_days between {{ cadence.min_gap_days }} and {{ cadence.max_gap_days }})
+            {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) >= {{ var('recurring_min_gap_share') }} * count(gap_days)
+
+),
+
+screened_charges as (
+
+    select windowed.*
+    from windowed
+    semi join screened
+        on windowed.user_id = screened.user_id
+        and windowed.window_days = screened.window_days
+        and windowed.merchant_key = screened.merchant_key
 
 ),
 
@@ -138,26 +155,25 @@ candidate_streams as (
         user_id,
         window_days,
         merchant_key,
-        merchant_name,
-        occurrence_count,
-        first_date,
-        last_date,
-        len(gaps) as gap_count,
-        list_median(gaps) as median_gap_days,
+        count(*) as occurrence_count,
+        count(gap_days) as gap_count,
+        median(gap_days) as median_gap_days,
         {%- for cadence in cadences %}
-        len(list_filter(
-            gaps,
-            lambda gap: gap between {{ cadence.min_gap_days }} and {{ cadence.max_gap_days }}
-        )) as gaps_{{ cadence.name }},
+        count(*) filter (
+            where gap_days between {{ cadence.min_gap_days }} and {{ cadence.max_gap_days }}
+        ) as gaps_{{ cadence.name }},
         {%- endfor %}
-        list_median(amounts) as median_amount,
-        list_min(amounts) as min_amount,
-        list_max(amounts) as max_amount,
-        list_stddev_pop(amounts) / nullif(list_avg(amounts), 0) as amount_cv,
-        len(window_amounts) as charges_in_window,
-        coalesce(list_sum(window_amounts), 0) as spend_in_window
+        median(amount) as median_amount,
+        min(amount) as min_amount,
+        max(amount) as max_amount,
+        stddev_pop(amount) / nullif(avg(amount), 0) as amount_cv,
+        min(transaction_date) as first_date,
+        max(transaction_date) as last_date,
+        count(*) filter (where transaction_date >= window_start_date) as charges_in_window,
+        coalesce(sum(amount) filter (where transaction_date >= window_start_date), 0) as spend_in_window
 
-    from measured
+    from screened_charges
+    group by user_id, window_days, merchant_key
 
 ),
 
@@ -208,25 +224,27 @@ recurring as (
 final as (
 
     select
-        user_id,
-        window_days,
-        merchant_key,
-        merchant_name,
-        cadence,
-        round(median_amount, 2) as median_amount,
-        occurrence_count,
-        first_date,
-        last_date,
-        cast(last_date + cast(round(median_gap_days) as integer) as date) as next_expected_date,
-        median_gap_days,
-        gap_share_in_cadence,
-        amount_cv,
-        round(median_amount * periods_per_year / 12.0, 2) as monthly_cost,
-        charges_in_window,
-        round(spend_in_window, 2) as spend_in_window,
-        charges_in_window > 0 as is_active_in_window
+        recurring.user_id,
+        recurring.window_days,
+        recurring.merchant_key,
+        merchant_display_names.merchant_name,
+        recurring.cadence,
+        round(recurring.median_amount, 2) as median_amount,
+        recurring.occurrence_count,
+        recurring.first_date,
+        recurring.last_date,
+        cast(recurring.last_date + cast(round(recurring.median_gap_days) as integer) as date) as next_expected_date,
+        recurring.median_gap_days,
+        recurring.gap_share_in_cadence,
+        recurring.amount_cv,
+        round(recurring.median_amount * recurring.periods_per_year / 12.0, 2) as monthly_cost,
+        recurring.charges_in_window,
+        round(recurring.spend_in_window, 2) as spend_in_window,
+        recurring.charges_in_window > 0 as is_active_in_window
 
     from recurring
+    left join merchant_display_names
+        on recurring.merchant_key = merchant_display_names.merchant_key
 
 )
 
