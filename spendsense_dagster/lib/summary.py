@@ -42,6 +42,29 @@ def _persona_table(con: duckdb.DuckDBPyConnection) -> list[str]:
     return lines
 
 
+def _recommendation_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    items, users, generators = con.execute(
+        """
+        select
+            count(*),
+            count(distinct user_id),
+            string_agg(distinct generator, ', ' order by generator)
+        from recs.recommendations
+        """
+    ).fetchall()[0]
+    by_status = dict(
+        con.execute("select guardrail_status, count(*) from recs.recommendations group by all").fetchall()
+    )
+    failures = con.execute("select count(*) from recs.generation_failures").fetchall()[0][0]
+    status_text = ", ".join(
+        f"{status} {by_status[status]}" for status in ("pass", "warn", "block") if status in by_status
+    )
+    return [
+        f"recommendations: {items} items for {users} consenting customers (generators: {generators or '-'})",
+        f"  guardrails: {status_text or '-'}; generation failures: {failures}",
+    ]
+
+
 def warehouse_summary(settings: Settings) -> str:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         tables = _existing_tables(con)
@@ -62,6 +85,8 @@ def warehouse_summary(settings: Settings) -> str:
         if "marts.user_personas" in tables:
             lines.append("customers per persona and window:")
             lines.extend(_persona_table(con))
+        if "recs.recommendations" in tables:
+            lines.extend(_recommendation_lines(con))
         if "raw.rejected_records" in tables:
             rejected = con.execute(
                 "select entity, reason, count(*) from raw.rejected_records group by all order by all"
@@ -69,4 +94,6 @@ def warehouse_summary(settings: Settings) -> str:
             lines.append(f"rejected records: {sum(n for *_, n in rejected)}")
             lines.extend(f"  {entity:<14}{reason:<26}{n:>6}" for entity, reason, n in rejected)
     lines.append(f"warehouse: {settings.warehouse_path}")
+    lines.append(f"approval queue: {settings.review_dir / 'approval_queue.csv'} (and .html)")
+    lines.append(f"exports: {settings.export_uri}")
     return "\n".join(lines)
