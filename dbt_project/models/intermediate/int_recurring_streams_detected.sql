@@ -16,22 +16,41 @@ merchants as (
 
 ),
 
+users as (
+
+    select * from {{ ref('stg_spendsense__users') }}
+
+),
+
 windows as (
 
     select * from {{ ref('int_windows_defined') }}
 
 ),
 
-merchant_display_names as (
+user_numbers as (
 
-    -- One readable name per merchant key (the first raw spelling), cheaper than carrying names
-    -- through millions of charge rows.
+    -- Integer keys for the sorts and groupings over millions of charges below (with
+    -- merchant_key_id): integers compare several times faster than strings.
     select
-        merchant_key,
+        user_id,
+        row_number() over (order by user_id) as user_number
+
+    from users
+
+),
+
+merchant_keys as (
+
+    -- One readable name per merchant key (the first raw spelling).
+    select
+        merchant_key_id,
+        any_value(merchant_key) as merchant_key,
         min(trim(merchant_name)) as merchant_name
 
     from merchants
-    group by merchant_key
+    where merchant_key_id is not null
+    group by merchant_key_id
 
 ),
 
@@ -50,84 +69,92 @@ spend as (
     -- Streams are built from the posted outflows counted in total_spend (SPEC §4). Interest and
     -- fees are spend too, but a bank charging them monthly is not a subscription.
     select
-        transactions.user_id,
-        merchants.merchant_key,
+        user_numbers.user_number,
+        merchants.merchant_key_id,
         transactions.transaction_date,
         -transactions.amount as amount
 
     from transactions
     inner join merchants
         on transactions.merchant_name = merchants.merchant_name
+    inner join user_numbers
+        on transactions.user_id = user_numbers.user_id
     cross join history_bounds
     where not transactions.is_pending
         and transactions.is_spend
         and not transactions.is_interest_charge
         and not transactions.is_overdraft_or_late_fee
+        and merchants.merchant_key_id is not null
         and transactions.transaction_date between history_bounds.first_date and history_bounds.as_of_date
-
-),
-
-charge_days as (
-
-    -- Charges at one merchant on one day are one occurrence: two subscriptions billed together,
-    -- or a split purchase, are not a 0-day cadence. Window functions below run over charge days.
-    select
-        user_id,
-        merchant_key,
-        transaction_date,
-        sum(amount) as amount
-
-    from spend
-    group by user_id, merchant_key, transaction_date
 
 ),
 
 sequenced as (
 
-    -- Previous charge day and history length per (user, merchant), once for all windows.
+    -- One sort per (user, merchant) over the longest look-back gives the previous charge's date
+    -- and, through a frame of same-date peers, the day's total: charges at one merchant on one
+    -- day are one occurrence (two subscriptions billed together are not a 0-day cadence).
     select
         *,
-        lag(transaction_date) over (
-            partition by user_id, merchant_key order by transaction_date
-        ) as previous_date,
-        count(*) over (partition by user_id, merchant_key) as history_charge_days
+        lag(transaction_date) over by_merchant as previous_date,
+        sum(amount) over (by_merchant range between current row and current row) as day_amount,
+        count(*) over (partition by user_number, merchant_key_id) as history_charges
 
-    from charge_days
+    from spend
+    window by_merchant as (partition by user_number, merchant_key_id order by transaction_date)
+
+),
+
+charge_days as (
+
+    -- The first charge of each day stands for the day; its previous row is the last charge of
+    -- the previous charge day, because same-day rows are adjacent.
+    select
+        user_number,
+        merchant_key_id,
+        transaction_date,
+        day_amount as amount,
+        previous_date,
+        history_charges
+
+    from sequenced
+    where previous_date is null
+        or previous_date < transaction_date
 
 ),
 
 windowed as (
 
     -- Each charge day in each window's look-back. A gap counts when the previous charge day is
-    -- in the same look-back. Merchants seen on too few days in the longest look-back are skipped.
+    -- in the same look-back. Merchants charged too few times in the longest look-back are skipped.
     select
-        sequenced.*,
+        charge_days.*,
         windows.window_days,
         windows.window_start_date,
         case
-            when sequenced.previous_date >= windows.lookback_start_date
-                then sequenced.transaction_date - sequenced.previous_date
+            when charge_days.previous_date >= windows.lookback_start_date
+                then charge_days.transaction_date - charge_days.previous_date
         end as gap_days
 
-    from sequenced
+    from charge_days
     inner join windows
-        on sequenced.transaction_date >= windows.lookback_start_date
-    where sequenced.history_charge_days >= {{ min_occurrences }}
+        on charge_days.transaction_date >= windows.lookback_start_date
+    where charge_days.history_charges >= {{ min_occurrences }}
 
 ),
 
 screened as (
 
-    -- A cheap first pass over counts only. If a cadence range holds the required share (> 50 %)
-    -- of a stream's gaps, the median gap lies in that range too, so this keeps every stream the
-    -- rules below can accept, and the costly medians run on the few that are left.
+    -- A cheap first pass over counts only: some cadence range must hold the required share of the
+    -- gaps. Every stream the rules below accept passes (its median's range holds that share), and
+    -- the costly medians run on the few that are left.
     select
-        user_id,
+        user_number,
         window_days,
-        merchant_key
+        merchant_key_id
 
     from windowed
-    group by user_id, window_days, merchant_key
+    group by user_number, window_days, merchant_key_id
     having count(*) >= {{ min_occurrences }}
         and greatest(
             {%- for cadence in cadences %}
@@ -143,18 +170,18 @@ screened_charges as (
     select windowed.*
     from windowed
     semi join screened
-        on windowed.user_id = screened.user_id
+        on windowed.user_number = screened.user_number
         and windowed.window_days = screened.window_days
-        and windowed.merchant_key = screened.merchant_key
+        and windowed.merchant_key_id = screened.merchant_key_id
 
 ),
 
 candidate_streams as (
 
     select
-        user_id,
+        user_number,
         window_days,
-        merchant_key,
+        merchant_key_id,
         count(*) as occurrence_count,
         count(gap_days) as gap_count,
         median(gap_days) as median_gap_days,
@@ -173,7 +200,7 @@ candidate_streams as (
         coalesce(sum(amount) filter (where transaction_date >= window_start_date), 0) as spend_in_window
 
     from screened_charges
-    group by user_id, window_days, merchant_key
+    group by user_number, window_days, merchant_key_id
 
 ),
 
@@ -224,27 +251,31 @@ recurring as (
 final as (
 
     select
-        recurring.user_id,
+        user_numbers.user_id,
         recurring.window_days,
-        recurring.merchant_key,
-        merchant_display_names.merchant_name,
+        merchant_keys.merchant_key,
+        merchant_keys.merchant_name,
         recurring.cadence,
         round(recurring.median_amount, 2) as median_amount,
         recurring.occurrence_count,
         recurring.first_date,
         recurring.last_date,
-        cast(recurring.last_date + cast(round(recurring.median_gap_days) as integer) as date) as next_expected_date,
+        cast(recurring.last_date + cast(round(recurring.median_gap_days) as integer) as date)
+            as next_expected_date,
         recurring.median_gap_days,
         recurring.gap_share_in_cadence,
         recurring.amount_cv,
+        -- Multiply before dividing: 12.00 a week is exactly 52.00 a month.
         round(recurring.median_amount * recurring.periods_per_year / 12.0, 2) as monthly_cost,
         recurring.charges_in_window,
         round(recurring.spend_in_window, 2) as spend_in_window,
         recurring.charges_in_window > 0 as is_active_in_window
 
     from recurring
-    left join merchant_display_names
-        on recurring.merchant_key = merchant_display_names.merchant_key
+    inner join user_numbers
+        on recurring.user_number = user_numbers.user_number
+    inner join merchant_keys
+        on recurring.merchant_key_id = merchant_keys.merchant_key_id
 
 )
 

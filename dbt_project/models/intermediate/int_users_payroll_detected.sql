@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 with windowed as (
 
     select * from {{ ref('int_transactions_windowed') }}

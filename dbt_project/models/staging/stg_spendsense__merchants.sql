@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+
 -- One row per distinct merchant name of raw.transactions with its normalised key. A lookup of its
 -- own so the regular expressions run once per name, and only the models that group by merchant
 -- pay for the join.
@@ -41,7 +43,7 @@ keyed as (
 
 ),
 
-final as (
+normalised as (
 
     select
         merchant_name,
@@ -50,6 +52,21 @@ final as (
             as merchant_key
 
     from keyed
+
+),
+
+final as (
+
+    select
+        merchant_name,
+        merchant_key,
+        -- An integer stand-in for merchant_key: sorting and grouping millions of charges by an
+        -- integer is several times faster than by a string.
+        case
+            when merchant_key is not null then dense_rank() over (order by merchant_key)
+        end as merchant_key_id
+
+    from normalised
 
 )
 

@@ -12,41 +12,9 @@ with source as (
 
 ),
 
-category_pairs as (
-
-    -- A few dozen category pairs repeat over millions of rows: the patterns run once per pair
-    -- (a regular expression per row costs seconds at 20 M rows), joined back on a hash of the
-    -- pair (null-safe, and an integer join is several times cheaper than two string keys).
-    select
-        hash(category_primary, category_detailed) as category_hash,
-        any_value(category_primary) as category_primary,
-        any_value(category_detailed) as category_detailed
-
-    from {{ source('raw', 'transactions') }}
-    group by hash(category_primary, category_detailed)
-
-),
-
 categories as (
 
-    select
-        category_hash,
-        regexp_matches(category_text, '{{ patterns.transfer }}') as is_transfer_like,
-        regexp_matches(category_text, '{{ patterns.credit_card_payment }}') as is_credit_card_payment,
-        regexp_matches(category_text, '{{ patterns.loan_payment }}') as is_loan_payment,
-        regexp_matches(category_text, '{{ patterns.savings_deposit }}') as is_savings_deposit,
-        regexp_matches(category_text, '{{ patterns.interest }}') as has_interest_category,
-        regexp_matches(category_text, '{{ patterns.fee }}')
-            and not regexp_matches(category_text, '{{ patterns.interest }}') as has_fee_category,
-        regexp_matches(category_text, '{{ patterns.income }}')
-            and not regexp_matches(category_text, '{{ patterns.not_pay_income }}') as has_pay_category
-
-    from (
-        select
-            *,
-            lower(coalesce(category_primary, '') || ' ' || coalesce(category_detailed, '')) as category_text
-        from category_pairs
-    ) as labelled
+    select * from {{ ref('stg_spendsense__categories') }}
 
 ),
 
@@ -65,8 +33,7 @@ renamed as (
         category_primary,
         category_detailed,
         coalesce(pending, false) as is_pending,
-        created_at,
-        hash(category_primary, category_detailed) as category_hash
+        created_at
 
     from source
 
@@ -75,18 +42,19 @@ renamed as (
 categorised as (
 
     select
-        renamed.* exclude (category_hash),
-        categories.is_transfer_like,
-        categories.is_credit_card_payment,
-        categories.is_loan_payment,
-        categories.is_savings_deposit,
-        categories.has_interest_category,
-        categories.has_fee_category,
-        categories.has_pay_category
+        renamed.*,
+        coalesce(categories.is_transfer_like, false) as is_transfer_like,
+        coalesce(categories.is_credit_card_payment, false) as is_credit_card_payment,
+        coalesce(categories.is_loan_payment, false) as is_loan_payment,
+        coalesce(categories.is_savings_deposit, false) as is_savings_deposit,
+        coalesce(categories.has_interest_category, false) as has_interest_category,
+        coalesce(categories.has_fee_category, false) as has_fee_category,
+        coalesce(categories.has_pay_category, false) as has_pay_category
 
     from renamed
     left join categories
-        on renamed.category_hash = categories.category_hash
+        on renamed.category_primary is not distinct from categories.category_primary
+        and renamed.category_detailed is not distinct from categories.category_detailed
 
 ),
 
