@@ -1,5 +1,8 @@
 -- Failure means a share or a confidence left [0, 1]: recurring spend exceeded total spend (a
 -- stream charge not counted as spend), or the confidence formula is broken.
+-- It reads two models: Dagster shows it as a check on the one named here.
+{{ config(meta={'dagster': {'ref': {'name': 'user_personas'}}}) }}
+
 select
     features.user_id,
     features.window_days,

@@ -1,5 +1,8 @@
 -- Failure means user_features.recurring_merchants disagrees with the active rows of
 -- marts.recurring_streams, the table rationales cite.
+-- It reads two models: Dagster shows it as a check on the one named here.
+{{ config(meta={'dagster': {'ref': {'name': 'user_features'}}}) }}
+
 with active_streams as (
 
     select
