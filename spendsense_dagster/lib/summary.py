@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from spendsense_dagster.lib.consent_log import effective_consent
 from spendsense_dagster.lib.personas import PERSONAS
 from spendsense_dagster.lib.settings import Settings
 
@@ -72,11 +73,12 @@ def warehouse_summary(settings: Settings) -> str:
         if "raw.run_context" in tables:
             as_of = con.execute("select as_of_date from raw.run_context").fetchall()[0][0]
             lines.append(f"as of {as_of}   input {settings.raw_dir}")
-        if "marts.customers" in tables:
+        if "raw.users" in tables:
+            consent = effective_consent(con, settings.review_dir)  # the consent log wins over the feed
             customers, consenting = con.execute(
-                "select count(*), count(*) filter (consent_status) from marts.customers where is_customer"
+                f"select count(*), count(*) filter (consent_status) from {consent} where user_type = 'customer'"
             ).fetchall()[0]
-            lines.append(f"customers: {customers} ({consenting} consenting)")
+            lines.append(f"customers: {customers} ({consenting} consenting now)")
         lines.append("rows per table:")
         for table in SUMMARY_TABLES:
             if table in tables:
