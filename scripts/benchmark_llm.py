@@ -16,9 +16,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from spendsense_dagster.lib.synthetic.dataset import generate_dataset  # noqa: E402
-from tests.openai_server import ScriptedOpenAIServer  # noqa: E402
-from tests.pipeline_runs import environment, query, run_pipeline, workspace_env  # noqa: E402
+from spendsense_dagster.lib.synthetic.dataset import generate_dataset
+from tests.openai_server import ScriptedOpenAIServer
+from tests.pipeline_runs import environment, query, run_pipeline, workspace_env
 
 AS_OF = "2025-06-30"
 

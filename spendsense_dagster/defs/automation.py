@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.review_inputs import review_inputs_fingerprint
+from spendsense_dagster.lib.review_inputs import fingerprint, has_operator_input, review_inputs_state
 
 # The op that owns the run's as-of date (see defs/ingest.py AsOfConfig).
 AS_OF_OP = "raw__transactions"
@@ -46,12 +46,12 @@ publish_job = dg.define_asset_job(
 @dg.sensor(job=publish_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
 def review_decisions_sensor(context: dg.SensorEvaluationContext, spendsense: SpendSenseResource):
     """A new decision (CLI or CSV) or consent change starts the publish job once."""
-    review_dir = Path(spendsense.review_dir)
-    fingerprint = review_inputs_fingerprint(review_dir)
+    state = review_inputs_state(Path(spendsense.review_dir))
+    current = fingerprint(state)
     previous = context.cursor
-    context.update_cursor(fingerprint)
-    if previous == fingerprint:
+    context.update_cursor(current)
+    if previous == current:
         return dg.SkipReason("no new operator decisions or consent changes")
-    if previous is None and fingerprint == review_inputs_fingerprint(review_dir / "nothing-here"):
+    if previous is None and not has_operator_input(state):
         return dg.SkipReason("no operator input yet")
-    return dg.RunRequest(run_key=fingerprint)
+    return dg.RunRequest(run_key=current)

@@ -14,7 +14,6 @@ from dagster_dbt import DbtCliResource
 
 from spendsense_dagster.lib.settings import DBT_PROJECT_DIR, Settings
 
-
 PATH_FIELDS = {"raw_dir", "warehouse_path", "review_dir"}
 
 
@@ -35,7 +34,7 @@ class SpendSenseResource(dg.ConfigurableResource):
     s3_endpoint_url: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "SpendSenseResource":
+    def from_settings(cls, settings: Settings) -> SpendSenseResource:
         values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
         return cls(**{name: str(v) if isinstance(v, Path) else v for name, v in values.items()})
 

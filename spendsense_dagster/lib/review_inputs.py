@@ -18,8 +18,8 @@ def _file_state(path: Path) -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def review_inputs_fingerprint(review_dir: Path) -> str:
-    """Changes when the decision log, the consent log or the decisions typed into the CSV change.
+def review_inputs_state(review_dir: Path) -> dict:
+    """The decision log, the consent log and the decisions typed into the CSV, as comparable values.
 
     Only the CSV's filled-in decision rows count: the review job rewrites the CSV itself, and that
     must not trigger another run.
@@ -29,9 +29,16 @@ def review_inputs_fingerprint(review_dir: Path) -> str:
         csv_decisions = read_decision_rows(csv_path) if csv_path.exists() else []
     except ValueError:
         csv_decisions = []  # not an approval queue file: the review job reports it
-    state = {
+    return {
         "decisions": _file_state(decision_log_path(review_dir)),
         "consent": _file_state(consent_log_path(review_dir)),
         "csv": csv_decisions,
     }
+
+
+def has_operator_input(state: dict) -> bool:
+    return any(state.values())
+
+
+def fingerprint(state: dict) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
