@@ -18,7 +18,7 @@ def _date(text: str) -> date:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from spendsense_dagster.lib.settings import Settings
+    from spendsense_dagster.lib.core.settings import Settings
     from spendsense_dagster.lib.synthetic.dataset import generate_dataset
 
     out_dir = Path(args.out) if args.out else Settings.from_env().raw_dir
@@ -55,7 +55,7 @@ class CliError(Exception):
 def _warehouse(read_only: bool = True):
     import duckdb
 
-    from spendsense_dagster.lib.settings import Settings
+    from spendsense_dagster.lib.core.settings import Settings
 
     path = Settings.from_env().warehouse_path
     if not path.exists():
@@ -71,13 +71,13 @@ def _warehouse(read_only: bool = True):
 
 
 def _review_dir() -> Path:
-    from spendsense_dagster.lib.settings import Settings
+    from spendsense_dagster.lib.core.settings import Settings
 
     return Settings.from_env().review_dir
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    from spendsense_dagster.lib import review_actions
+    from spendsense_dagster.lib.review import actions as review_actions
 
     with _warehouse() as con:
         if args.action == "list":
@@ -101,7 +101,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def _print_pending(con) -> int:
-    from spendsense_dagster.lib.review_actions import PENDING_TABLE, create_pending_table
+    from spendsense_dagster.lib.review.actions import PENDING_TABLE, create_pending_table
 
     create_pending_table(con, _review_dir())
     rows = con.execute(
@@ -116,7 +116,7 @@ def _print_pending(con) -> int:
 
 
 def cmd_consent(args: argparse.Namespace) -> int:
-    from spendsense_dagster.lib.consent_log import record_consent
+    from spendsense_dagster.lib.review.consent_log import record_consent
 
     with _warehouse() as con:
         change = record_consent(con, _review_dir(), args.user_id, args.action)
@@ -125,7 +125,7 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from spendsense_dagster.lib.explain import decision_trace, format_trace
+    from spendsense_dagster.lib.review.explain import decision_trace, format_trace
 
     with _warehouse() as con:
         print(format_trace(decision_trace(con, _review_dir(), args.recommendation_id)))
@@ -188,9 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spendsense_dagster.lib.consent_log import ConsentError
-    from spendsense_dagster.lib.explain import UnknownRecommendation
-    from spendsense_dagster.lib.review_actions import DecisionError
+    from spendsense_dagster.lib.review.actions import DecisionError
+    from spendsense_dagster.lib.review.consent_log import ConsentError
+    from spendsense_dagster.lib.review.explain import UnknownRecommendation
 
     args = build_parser().parse_args(argv)
     try:

@@ -17,7 +17,7 @@ from spendsense_dagster.defs.recommend import recommend_assets
 from spendsense_dagster.defs.resources import SpendSenseResource, dbt_resource
 from spendsense_dagster.defs.review import review_assets
 from spendsense_dagster.defs.transform import spendsense_dbt_models
-from spendsense_dagster.lib.settings import Settings
+from spendsense_dagster.lib.core.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

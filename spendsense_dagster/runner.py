@@ -9,8 +9,8 @@ import dagster as dg
 
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.automation import as_of_run_config
-from spendsense_dagster.lib.settings import Settings
-from spendsense_dagster.lib.summary import warehouse_summary
+from spendsense_dagster.lib.core.settings import Settings
+from spendsense_dagster.lib.evaluate.summary import warehouse_summary
 
 JOBS = {"all": "spendsense_pipeline", "ingest": "spendsense_ingest"}
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from spendsense_dagster.lib.prompts import extract_data_block
+from spendsense_dagster.lib.recommend.generation.prompts import extract_data_block
 
 VALID = "valid"
 RATE_LIMITED = "rate_limited"

@@ -12,7 +12,7 @@ import duckdb
 
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.automation import as_of_run_config
-from spendsense_dagster.lib.settings import Settings
+from spendsense_dagster.lib.core.settings import Settings
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 HANDMADE_AS_OF = "2025-06-30"

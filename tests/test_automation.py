@@ -7,7 +7,7 @@ import dagster as dg
 
 from spendsense_dagster.defs.automation import AS_OF_OP, daily_pipeline_schedule, review_decisions_sensor
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.decision_log import decision_log_path
+from spendsense_dagster.lib.review.decision_log import decision_log_path
 
 
 def test_the_daily_schedule_runs_as_of_its_own_date_with_an_idempotent_run_key():

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from spendsense_dagster.lib.consent_log import (
+from spendsense_dagster.lib.review.actions import approve
+from spendsense_dagster.lib.review.consent_log import (
     ConsentError,
     consent_log_path,
     effective_consent,
@@ -15,8 +16,7 @@ from spendsense_dagster.lib.consent_log import (
     record_consent,
     revoke_consent,
 )
-from spendsense_dagster.lib.review_actions import approve
-from spendsense_dagster.lib.review_queue import build_approved_recommendations
+from spendsense_dagster.lib.review.queue import build_approved_recommendations
 
 
 def _consent_now(con, review_dir) -> dict[str, tuple[bool, str]]:

@@ -12,7 +12,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from spendsense_dagster.lib.context import build_contexts, consented_customer_ids, matched_criteria, user_pii
+from spendsense_dagster.lib.recommend.context import (
+    build_contexts,
+    consented_customer_ids,
+    matched_criteria,
+    user_pii,
+)
 
 # Contract columns and types of the tables the recommendation stage reads.
 TABLES: dict[str, dict[str, str]] = {
@@ -248,7 +253,7 @@ def test_features_of_both_windows_and_income_summary(warehouse):
     assert ada.window_days == 30
     assert ada.as_of_date == AS_OF
     assert ada.features["max_utilization"] == 0.62
-    assert ada.features_180["max_utilization"] == 0.58
+    assert ada.features_context_window["max_utilization"] == 0.58
     assert "user_id" not in ada.features
     assert ada.features["as_of_date"] == AS_OF  # dates as ISO text, so the context is JSON-able
     assert ada.income["pay_frequency"] == "biweekly"

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from spendsense_dagster.lib.decision_log import (
+from spendsense_dagster.lib.review.actions import DecisionError, approve, bulk_approve, override, reject
+from spendsense_dagster.lib.review.decision_log import (
     DECISION_FIELDS,
     append_decisions,
     append_jsonl,
@@ -20,7 +21,6 @@ from spendsense_dagster.lib.decision_log import (
     read_decisions,
     read_jsonl,
 )
-from spendsense_dagster.lib.review_actions import DecisionError, approve, bulk_approve, override, reject
 from tests.review_warehouse import make_review_warehouse
 
 

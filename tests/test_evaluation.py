@@ -6,17 +6,11 @@ import json
 
 import pytest
 
-from spendsense_dagster.lib.decision_log import append_decisions, new_decision
-from spendsense_dagster.lib.evaluation import (
-    METRIC_COLUMNS,
-    append_metrics,
-    compute_metrics,
-    evaluate_run,
-    metrics_markdown,
-    write_evaluation_report,
-)
-from spendsense_dagster.lib.exports import ExportedFile
-from spendsense_dagster.lib.review_actions import approve, override, reject
+from spendsense_dagster.lib.evaluate.exports import ExportedFile
+from spendsense_dagster.lib.evaluate.metrics import METRIC_COLUMNS, append_metrics, compute_metrics
+from spendsense_dagster.lib.evaluate.report import evaluate_run, metrics_markdown, write_evaluation_report
+from spendsense_dagster.lib.review.actions import approve, override, reject
+from spendsense_dagster.lib.review.decision_log import append_decisions, new_decision
 
 
 def _group(metrics: dict, dimension: str, name: str) -> dict:

@@ -11,8 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from boto3.exceptions import S3UploadFailedError
 
-from spendsense_dagster.lib.evaluation import evaluate_run
-from spendsense_dagster.lib.exports import (
+from spendsense_dagster.lib.evaluate.exports import (
     EXPORT_TABLES,
     MANIFEST_NAME,
     export_key,
@@ -20,8 +19,9 @@ from spendsense_dagster.lib.exports import (
     make_s3_client,
     parse_s3_uri,
 )
-from spendsense_dagster.lib.review_actions import approve
-from spendsense_dagster.lib.review_queue import build_approved_recommendations
+from spendsense_dagster.lib.evaluate.report import evaluate_run
+from spendsense_dagster.lib.review.actions import approve
+from spendsense_dagster.lib.review.queue import build_approved_recommendations
 from tests.review_warehouse import make_review_warehouse
 from tests.s3_server import FlakyProxy, aws_test_env_fixture, s3_endpoint_fixture  # noqa: F401  (fixtures)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from spendsense_dagster.lib.guardrails import (
+from spendsense_dagster.lib.recommend.guardrails import (
     MAX_CONTENT_CHARS,
     MAX_TITLE_CHARS,
     PII,
@@ -16,7 +16,7 @@ from spendsense_dagster.lib.guardrails import (
     numeric_facts,
     status_for,
 )
-from spendsense_dagster.lib.recommendation_models import DISCLAIMER
+from spendsense_dagster.lib.recommend.models import DISCLAIMER
 
 FACTS = {"max_utilization": 0.6843, "estimated_monthly_interest": 51.15, "emergency_fund_months": None}
 USER_PII = PII(full_name="Ada Lovelace", email="Ada.Lovelace@Example.com", account_ids=("cc-9921-7788",))

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spendsense_dagster.lib import ingest
-from spendsense_dagster.lib.ingest_entities import REJECTION_REASONS
+from spendsense_dagster.lib.ingest import loader as ingest
+from spendsense_dagster.lib.ingest.entities import REJECTION_REASONS
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 BASIC = DATASETS / "handmade_basic"

@@ -9,12 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from spendsense_dagster.lib.generator_openai import OpenAIGenerator, parse_reply, reply_schema
-from spendsense_dagster.lib.generators import make_generator
-from spendsense_dagster.lib.llm_cache import CachedGenerator, ResultCache, cache_key, context_hash
-from spendsense_dagster.lib.llm_client import ChatClient, RetryPolicy, estimate_cost_usd
-from spendsense_dagster.lib.prompts import DATA_BLOCK_LABEL, PERSONAS, load_prompt
-from spendsense_dagster.lib.settings import Settings
+from spendsense_dagster.lib.core.settings import Settings
+from spendsense_dagster.lib.recommend.generation.cache import (
+    CachedGenerator,
+    ResultCache,
+    cache_key,
+    context_hash,
+)
+from spendsense_dagster.lib.recommend.generation.factory import make_generator
+from spendsense_dagster.lib.recommend.generation.llm_client import ChatClient, RetryPolicy, estimate_cost_usd
+from spendsense_dagster.lib.recommend.generation.openai_generator import (
+    OpenAIGenerator,
+    parse_reply,
+    reply_schema,
+)
+from spendsense_dagster.lib.recommend.generation.prompts import DATA_BLOCK_LABEL, PERSONAS, load_prompt
 from tests.openai_server import (
     COMPLETION_TOKENS,
     NOT_JSON,

@@ -7,17 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spendsense_dagster.lib.context import build_contexts, user_pii
-from spendsense_dagster.lib.guardrails import check_item, numeric_facts
-from spendsense_dagster.lib.offers import (
+from spendsense_dagster.lib.core.settings import CATALOG_PATH
+from spendsense_dagster.lib.recommend.context import build_contexts, user_pii
+from spendsense_dagster.lib.recommend.guardrails import check_item, numeric_facts
+from spendsense_dagster.lib.recommend.models import DISCLAIMER
+from spendsense_dagster.lib.recommend.offers import (
     OFFER_SIGNALS,
     is_offer_eligible,
     offer_candidates,
     products_by_id,
     select_offers,
 )
-from spendsense_dagster.lib.recommendation_models import DISCLAIMER
-from spendsense_dagster.lib.settings import CATALOG_PATH
 from tests.test_context import customer, feature_row, insert, make_warehouse, persona_row
 
 CATALOG = json.loads(CATALOG_PATH.read_text())

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from spendsense_dagster.lib import review_actions
-from spendsense_dagster.lib.consent_log import revoke_consent
-from spendsense_dagster.lib.recommendation_models import DISCLAIMER
+from spendsense_dagster.lib.review import actions as review_actions
+from spendsense_dagster.lib.recommend.models import DISCLAIMER
+from spendsense_dagster.lib.review.consent_log import revoke_consent
 from tests.pipeline_runs import HANDMADE_AS_OF, query, run_groups, run_pipeline
 
 FEATURE_TABLES = ("marts.user_features", "marts.user_personas")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from spendsense_dagster.lib.prompts import (
+from spendsense_dagster.lib.core.settings import PROMPTS_DIR
+from spendsense_dagster.lib.recommend.generation.prompts import (
     DATA_BLOCK_LABEL,
     PERSONAS,
     extract_data_block,
     load_prompt,
     render_user_message,
 )
-from spendsense_dagster.lib.settings import PROMPTS_DIR
 from tests.recommendation_contexts import INJECTION_MERCHANT, make_context
 
 
@@ -86,7 +86,7 @@ def test_user_message_holds_the_context_without_its_user_id() -> None:
     assert data["accounts"][0]["mask"] == "4321"
     # Everything but the user's key is there, unchanged.
     expected = context.model_dump(mode="json", exclude={"user_id"})
-    for row in ("features", "features_180"):
+    for row in ("features", "features_context_window"):
         expected[row] = {k: v for k, v in expected[row].items() if k != "user_id"}
     assert data == expected
 

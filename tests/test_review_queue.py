@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from spendsense_dagster.lib.consent_log import grant_consent, revoke_consent
-from spendsense_dagster.lib.decision_log import append_decisions, new_decision, read_decisions
-from spendsense_dagster.lib.review_actions import approve, override, reject
-from spendsense_dagster.lib.review_queue import (
+from spendsense_dagster.lib.review.actions import approve, override, reject
+from spendsense_dagster.lib.review.consent_log import grant_consent, revoke_consent
+from spendsense_dagster.lib.review.decision_log import append_decisions, new_decision, read_decisions
+from spendsense_dagster.lib.review.queue import (
     DECISION_COLUMNS,
     ITEM_COLUMNS,
     approved_items_violations,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from spendsense_dagster.lib.settings import PROJECT_ROOT, Settings
+from spendsense_dagster.lib.core.settings import PROJECT_ROOT, Settings
 
 
 def test_defaults_live_under_the_repository_and_the_offline_generator_is_chosen():

@@ -6,16 +6,16 @@ import re
 
 import pytest
 
-from spendsense_dagster.lib.generator_template import (
+from spendsense_dagster.lib.core.settings import Settings
+from spendsense_dagster.lib.recommend.generation.base import context_hash
+from spendsense_dagster.lib.recommend.generation.factory import make_generator
+from spendsense_dagster.lib.recommend.generation.prompts import PERSONAS
+from spendsense_dagster.lib.recommend.generation.template_generator import (
     TEMPLATES_BY_PERSONA,
     TEMPLATES_VERSION,
     TemplateGenerator,
 )
-from spendsense_dagster.lib.generators import make_generator
-from spendsense_dagster.lib.llm_cache import context_hash
-from spendsense_dagster.lib.prompts import PERSONAS
-from spendsense_dagster.lib.recommendation_models import DISCLAIMER
-from spendsense_dagster.lib.settings import Settings
+from spendsense_dagster.lib.recommend.models import DISCLAIMER
 from tests.recommendation_contexts import FEATURES, make_context
 
 FORBIDDEN = re.compile(

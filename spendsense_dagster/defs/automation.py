@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.review_inputs import fingerprint, has_operator_input, review_inputs_state
+from spendsense_dagster.lib.review.inputs import fingerprint, has_operator_input, review_inputs_state
 
 # The op that owns the run's as-of date (see defs/ingest.py AsOfConfig).
 AS_OF_OP = "raw__transactions"

@@ -9,13 +9,11 @@ import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.defs.review import APPROVED_KEY
-from spendsense_dagster.lib.evaluation import (
-    append_metrics,
-    compute_metrics,
-    metrics_markdown,
-    write_evaluation_report,
-)
-from spendsense_dagster.lib.exports import export_tables, publish_file, write_atomically
+from spendsense_dagster.lib.core.files import write_atomically
+from spendsense_dagster.lib.core.warehouse import run_as_of
+from spendsense_dagster.lib.evaluate.exports import export_tables, publish_file
+from spendsense_dagster.lib.evaluate.metrics import append_metrics, compute_metrics
+from spendsense_dagster.lib.evaluate.report import metrics_markdown, write_evaluation_report
 
 REPORT_NAME = "evaluation_report.json"
 
@@ -61,7 +59,7 @@ def evaluation_metrics(context: dg.AssetExecutionContext, spendsense: SpendSense
 def parquet_exports(spendsense: SpendSenseResource) -> dg.MaterializeResult:
     settings = spendsense.settings
     with spendsense.connect() as con:
-        as_of = con.execute("select as_of_date from raw.run_context").fetchall()[0][0]
+        as_of = run_as_of(con)
         files = export_tables(con, settings.export_uri, as_of, endpoint_url=settings.s3_endpoint_url)
     report_path = local_report_path(spendsense)
     report = {**json.loads(report_path.read_text()), "exports": [asdict(f) for f in files]}

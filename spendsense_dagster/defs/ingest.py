@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib import ingest
-from spendsense_dagster.lib.settings import CATALOG_PATH
+from spendsense_dagster.lib.core.settings import CATALOG_PATH
+from spendsense_dagster.lib.ingest import loader as ingest
 
 
 class AsOfConfig(dg.Config):

@@ -9,21 +9,23 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.consent_log import effective_consent
-from spendsense_dagster.lib.context import build_contexts, user_pii
-from spendsense_dagster.lib.generators import make_generator
-from spendsense_dagster.lib.offers import products_by_id, select_offers
-from spendsense_dagster.lib.recommend import (
+from spendsense_dagster.lib.core.stats import p95
+from spendsense_dagster.lib.core.warehouse import run_as_of
+from spendsense_dagster.lib.core.windows import RECOMMENDATION_WINDOW
+from spendsense_dagster.lib.recommend.assemble import (
     UserInputs,
     assemble_rows,
     call_rows,
     utc_now,
     write_recommendations,
 )
-from spendsense_dagster.lib.recommendation_models import DISCLAIMER
+from spendsense_dagster.lib.recommend.context import build_contexts, user_pii
+from spendsense_dagster.lib.recommend.generation.factory import make_generator
+from spendsense_dagster.lib.recommend.models import DISCLAIMER
+from spendsense_dagster.lib.recommend.offers import products_by_id, select_offers
+from spendsense_dagster.lib.review.consent_log import effective_consent
 
 RECS_KEY = dg.AssetKey(["recs", "recommendations"])
-WINDOW_DAYS = 30  # items are written for the 30-day window; the 180-day row is extra context
 
 
 def _consent_now(con, review_dir: Path) -> dict[str, bool]:
@@ -31,11 +33,6 @@ def _consent_now(con, review_dir: Path) -> dict[str, bool]:
     table = effective_consent(con, review_dir)
     rows = con.execute(f"select user_id, consent_status from {table} where user_type = 'customer'").fetchall()
     return dict(rows)
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)] if ordered else 0.0
 
 
 def _count_table(title: str, counts: Counter) -> dg.MetadataValue:
@@ -65,10 +62,10 @@ def recommendations(spendsense: SpendSenseResource):
     settings = spendsense.settings
     generator = make_generator(settings)
     with spendsense.connect() as con:
-        as_of = con.execute("select as_of_date from raw.run_context").fetchall()[0][0]
+        as_of = run_as_of(con)
         consented = [user_id for user_id, ok in _consent_now(con, settings.review_dir).items() if ok]
-        contexts = build_contexts(con, WINDOW_DAYS, consented)
-        offers = select_offers(con, WINDOW_DAYS, consented)
+        contexts = build_contexts(con, RECOMMENDATION_WINDOW, consented)
+        offers = select_offers(con, RECOMMENDATION_WINDOW, consented)
     # The warehouse is closed while the model works: other readers and writers are not held up.
     started = time.perf_counter()
     results = generator.generate_many(contexts)
@@ -112,7 +109,7 @@ def recommendations(spendsense: SpendSenseResource):
             "input_tokens": sum(r.input_tokens for r in results),
             "output_tokens": sum(r.output_tokens for r in results),
             "cost_usd": round(sum(r.cost_usd for r in results), 6),
-            "p95_latency_ms": round(_p95(latencies), 1),
+            "p95_latency_ms": round(p95(latencies) or 0.0, 1),
             "generation_seconds": round(generation_s, 2),
         }
     )

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from spendsense_dagster.lib.settings import DBT_PROJECT_DIR, Settings
+from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR, Settings
 
 PATH_FIELDS = {"raw_dir", "warehouse_path", "review_dir"}
 

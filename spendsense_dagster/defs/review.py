@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.decision_log import load_decisions
-from spendsense_dagster.lib.review_queue import (
+from spendsense_dagster.lib.review.decision_log import load_decisions
+from spendsense_dagster.lib.review.queue import (
     QUEUE_CSV_NAME,
     approved_items_violations,
     build_approval_queue,

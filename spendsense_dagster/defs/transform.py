@@ -18,7 +18,7 @@ from dagster_dbt import (
 )
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.settings import DBT_PROJECT_DIR
+from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 

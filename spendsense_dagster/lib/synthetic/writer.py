@@ -6,11 +6,13 @@ preserved they write the same bytes for the same table: generated files stay byt
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+
+from spendsense_dagster.lib.core.files import atomic_path
+from spendsense_dagster.lib.core.sql import sql_string
 
 FORMATS = ("json", "ndjson", "parquet")  # also the file extensions
 _COPY_OPTIONS = {
@@ -22,8 +24,6 @@ _COPY_OPTIONS = {
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _select_list(schema: pa.Schema) -> str:
@@ -32,7 +32,7 @@ def _select_list(schema: pa.Schema) -> str:
     for field in schema:
         name = '"' + field.name.replace('"', '""') + '"'
         if pa.types.is_timestamp(field.type):
-            columns.append(f"strftime({name}, {_sql_string(_TIMESTAMP_FORMAT)}) as {name}")
+            columns.append(f"strftime({name}, {sql_string(_TIMESTAMP_FORMAT)}) as {name}")
         else:
             columns.append(name)
     return ", ".join(columns)
@@ -55,14 +55,13 @@ def write_records(tables: dict[str, pa.Table], out_dir: Path, fmt: str) -> dict[
             for other in FORMATS:
                 (out_dir / f"{stem}.{other}").unlink(missing_ok=True)
             path = out_dir / f"{stem}.{fmt}"
-            partial = out_dir / f".{path.name}.partial"
             con.register("records", table)
-            con.execute(
-                f"copy (select {_select_list(table.schema)} from records) "
-                f"to {_sql_string(str(partial))} ({_COPY_OPTIONS[fmt]})"
-            )
+            with atomic_path(path) as partial:
+                con.execute(
+                    f"copy (select {_select_list(table.schema)} from records) "
+                    f"to {sql_string(str(partial))} ({_COPY_OPTIONS[fmt]})"
+                )
             con.unregister("records")
-            os.replace(partial, path)
             counts[path.name] = table.num_rows
     finally:
         con.close()

@@ -1,0 +1,98 @@
+"""The short report `spendsense run` prints: what is in the warehouse after a run."""
+
+from __future__ import annotations
+
+import duckdb
+
+from spendsense_dagster.lib.core.personas import PERSONAS
+from spendsense_dagster.lib.core.settings import Settings
+from spendsense_dagster.lib.core.warehouse import existing_tables, run_as_of
+from spendsense_dagster.lib.core.windows import WINDOWS
+from spendsense_dagster.lib.review.consent_log import effective_consent
+
+SUMMARY_TABLES = (
+    "raw.users",
+    "raw.accounts",
+    "raw.transactions",
+    "raw.liabilities",
+    "raw.products",
+    "raw.rejected_records",
+    "marts.user_features",
+    "marts.recurring_streams",
+    "marts.user_personas",
+    "recs.recommendations",
+    "review.approval_queue",
+    "review.approved_recommendations",
+    "eval.evaluation_metrics",
+)
+
+
+def _persona_table(con: duckdb.DuckDBPyConnection) -> list[str]:
+    counts = {
+        (persona, window): n
+        for persona, window, n in con.execute(
+            "select persona, window_days, count(*) from marts.user_personas group by all"
+        ).fetchall()
+    }
+    lines = [f"  {'persona':<20}" + "".join(f"{f'{window} d':>8}" for window in WINDOWS)]
+    for persona in PERSONAS:
+        lines.append(f"  {persona:<20}" + "".join(f"{counts.get((persona, window), 0):>8}" for window in WINDOWS))
+    return lines
+
+
+def _recommendation_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    items, users, generators = con.execute(
+        """
+        select
+            count(*),
+            count(distinct user_id),
+            string_agg(distinct generator, ', ' order by generator)
+        from recs.recommendations
+        """
+    ).fetchall()[0]
+    by_status = dict(
+        con.execute("select guardrail_status, count(*) from recs.recommendations group by all").fetchall()
+    )
+    failures = con.execute("select count(*) from recs.generation_failures").fetchall()[0][0]
+    status_text = ", ".join(
+        f"{status} {by_status[status]}" for status in ("pass", "warn", "block") if status in by_status
+    )
+    return [
+        f"recommendations: {items} items for {users} consenting customers (generators: {generators or '-'})",
+        f"  guardrails: {status_text or '-'}; generation failures: {failures}",
+    ]
+
+
+def warehouse_summary(settings: Settings) -> str:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = existing_tables(con)
+        lines = ["", "SpendSense run summary"]
+        if "raw.run_context" in tables:
+            as_of = run_as_of(con)
+            lines.append(f"as of {as_of}   input {settings.raw_dir}")
+        if "raw.users" in tables:
+            consent = effective_consent(con, settings.review_dir)  # the consent log wins over the feed
+            customers, consenting = con.execute(
+                f"select count(*), count(*) filter (consent_status) from {consent} where user_type = 'customer'"
+            ).fetchall()[0]
+            lines.append(f"customers: {customers} ({consenting} consenting now)")
+        lines.append("rows per table:")
+        for table in SUMMARY_TABLES:
+            if table in tables:
+                rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+                lines.append(f"  {table:<36}{rows:>10,}")
+        if "marts.user_personas" in tables:
+            lines.append("customers per persona and window:")
+            lines.extend(_persona_table(con))
+        if "recs.recommendations" in tables:
+            lines.extend(_recommendation_lines(con))
+        if "raw.rejected_records" in tables:
+            rejected = con.execute(
+                "select entity, reason, count(*) from raw.rejected_records group by all order by all"
+            ).fetchall()
+            lines.append(f"rejected records: {sum(n for *_, n in rejected)}")
+            lines.extend(f"  {entity:<14}{reason:<26}{n:>6}" for entity, reason, n in rejected)
+    lines.append(f"warehouse: {settings.warehouse_path}")
+    lines.append(f"approval queue: {settings.review_dir / 'approval_queue.csv'} (and .html)")
+    lines.append(f"exports: {settings.export_uri}")
+    return "\n".join(lines)

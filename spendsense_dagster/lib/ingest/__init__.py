@@ -1,0 +1,1 @@
+"""Input files into the raw schema: readers, entity contracts, checks and the quarantine."""

@@ -1,0 +1,1 @@
+"""Recommendation items: user contexts, generation, partner offers, guardrails and the recs rows."""

@@ -1,0 +1,1 @@
+"""Recommendation generators: the offline templates and the OpenAI client, behind one cache."""

@@ -1,0 +1,206 @@
+"""The operator decision log: append-only JSONL outside the warehouse (SPEC §8).
+
+The log file is the source of truth; `review.decisions` is only a copy rebuilt from it, so rebuilding
+the warehouse or regenerating the queue never loses a decision. The JSONL helpers here are shared
+with the consent log.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from spendsense_dagster.lib.core.warehouse import create_table_from_arrow
+
+DECISION_LOG_NAME = "decision_log.jsonl"
+ACTIONS = ("approve", "reject", "override")
+SOURCES = ("cli", "csv")
+# The connection-local copy of the log that queue, bulk-approve and approved-items SQL read.
+DECISIONS_TEMP_TABLE = "decision_log_rows"
+
+
+def utc_now_iso() -> str:
+    """UTC with an explicit Z: DuckDB drops (rather than applies) other offsets when casting to TIMESTAMP."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_utc(text: str) -> datetime:
+    """A logged timestamp as naive UTC (offsets applied), the way the warehouse stores TIMESTAMP."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def append_jsonl(path: Path, records: Sequence[dict]) -> None:
+    """Append records, one JSON object a line, under an exclusive lock; fsync before returning.
+
+    The lock keeps concurrent writers (CLI, CSV import, another process) from interleaving lines;
+    fsync makes an acknowledged decision survive a crash.
+    """
+    if not records:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        remaining = memoryview(payload)
+        while remaining:
+            remaining = remaining[os.write(fd, remaining) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every record of a log in file order; a missing file is an empty log."""
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)  # never read a line a writer is still writing
+        text = handle.read().decode("utf-8")
+    records = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg})") from error
+        if not isinstance(record, dict):  # bad data in the file, not a bad argument
+            raise ValueError(f"{path}:{line_number}: not a JSON object")  # noqa: TRY004
+        records.append(record)
+    return records
+
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line of the decision log (docs/data_contract.md, "Review")."""
+
+    decision_id: str
+    decided_at: str
+    operator_id: str
+    action: str
+    recommendation_id: str
+    user_id: str
+    reason: str | None
+    previous_title: str | None
+    previous_content: str | None
+    new_title: str | None
+    new_content: str | None
+    source: str
+
+    def repeats(self, other: Decision) -> bool:
+        """Same operator making the same call on the same item: recording it again changes nothing."""
+        keys = ("recommendation_id", "operator_id", "action", "reason", "new_title", "new_content")
+        return all(getattr(self, key) == getattr(other, key) for key in keys)
+
+
+DECISION_FIELDS = tuple(field.name for field in fields(Decision))
+
+# review.decisions: the log's fields plus log_position, the line order that decides "latest".
+DECISIONS_SCHEMA = pa.schema(
+    [pa.field(name, pa.timestamp("us") if name == "decided_at" else pa.string()) for name in DECISION_FIELDS]
+    + [pa.field("log_position", pa.int64())]
+)
+
+
+def new_decision(
+    *,
+    operator_id: str,
+    action: str,
+    recommendation_id: str,
+    user_id: str,
+    source: str,
+    reason: str | None = None,
+    previous_title: str | None = None,
+    previous_content: str | None = None,
+    new_title: str | None = None,
+    new_content: str | None = None,
+) -> Decision:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        decided_at=utc_now_iso(),
+        operator_id=operator_id,
+        action=action,
+        recommendation_id=recommendation_id,
+        user_id=user_id,
+        reason=reason,
+        previous_title=previous_title,
+        previous_content=previous_content,
+        new_title=new_title,
+        new_content=new_content,
+        source=source,
+    )
+
+
+def decision_log_path(review_dir: Path) -> Path:
+    return Path(review_dir) / DECISION_LOG_NAME
+
+
+def append_decisions(review_dir: Path, decisions: Sequence[Decision]) -> None:
+    """Append all decisions in one locked write: a batch lands whole and contiguous."""
+    append_jsonl(decision_log_path(review_dir), [asdict(decision) for decision in decisions])
+
+
+def read_decisions(review_dir: Path) -> list[Decision]:
+    """Every decision ever logged, oldest first."""
+    path = decision_log_path(review_dir)
+    decisions = []
+    for position, record in enumerate(read_jsonl(path), start=1):
+        missing = [
+            name
+            for name in ("decided_at", "operator_id", "action", "recommendation_id")
+            if not record.get(name)
+        ]
+        if missing or record["action"] not in ACTIONS:
+            raise ValueError(f"{path}: decision #{position} is malformed (missing {missing} or bad action)")
+        decisions.append(Decision(**{name: record.get(name) for name in DECISION_FIELDS}))
+    return decisions
+
+
+def latest_decisions(review_dir: Path) -> dict[str, Decision]:
+    """The decision in force per recommendation id: the last one logged wins; earlier ones stay in the log."""
+    return {decision.recommendation_id: decision for decision in read_decisions(review_dir)}
+
+
+def load_decisions(
+    con: duckdb.DuckDBPyConnection,
+    review_dir: Path,
+    table: str = DECISIONS_TEMP_TABLE,
+    *,
+    temp: bool = True,
+) -> int:
+    """Copy the log into DuckDB (a temp table by default; `review.decisions` with temp=False).
+
+    Rows come through `read_decisions`, so the table has a fixed schema even for an empty or missing
+    log, timestamps are UTC, and `log_position` (1 = oldest) orders decisions exactly as the file does.
+    """
+    decisions = read_decisions(review_dir)
+    columns: dict[str, list] = {name: [getattr(d, name) for d in decisions] for name in DECISION_FIELDS}
+    columns["decided_at"] = [parse_utc(text) for text in columns["decided_at"]]
+    columns["log_position"] = list(range(1, len(decisions) + 1))
+    return create_table_from_arrow(con, table, pa.table(columns, schema=DECISIONS_SCHEMA), temp=temp)
+
+
+# The decision in force per item, for SQL over the loaded log (see `load_decisions`).
+LATEST_DECISIONS_SQL = f"""
+select *
+from {DECISIONS_TEMP_TABLE}
+qualify row_number() over (partition by recommendation_id order by log_position desc) = 1
+"""
