@@ -10,13 +10,16 @@ from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.recommend.generation.base import context_hash
 from spendsense_dagster.lib.recommend.generation.factory import make_generator
 from spendsense_dagster.lib.recommend.generation.prompts import PERSONAS
-from spendsense_dagster.lib.recommend.generation.template_generator import (
-    TEMPLATES_BY_PERSONA,
-    TEMPLATES_VERSION,
-    TemplateGenerator,
+from spendsense_dagster.lib.recommend.generation.template_generator import TemplateGenerator
+from spendsense_dagster.lib.recommend.generation.templates import (
+    TEMPLATES_DIR,
+    TemplateFileError,
+    load_template_files,
 )
 from spendsense_dagster.lib.recommend.models import DISCLAIMER
 from tests.recommendation_contexts import FEATURES, make_context
+
+TEMPLATES_BY_PERSONA = {persona: file.templates for persona, file in load_template_files().items()}
 
 FORBIDDEN = re.compile(
     r"you should|you need to|you must|overspend|bad habit|irresponsible|wasteful|poor (financial )?decision"
@@ -50,11 +53,9 @@ def test_two_or_three_items_per_persona_labelled_as_template(persona: str) -> No
     assert result.error is None
     assert 2 <= len(result.items) <= 3
     assert len({item.title for item in result.items}) == len(result.items)
-    assert (result.generator, result.model, result.prompt_version) == (
-        "template",
-        "template-v1",
-        TEMPLATES_VERSION,
-    )
+    assert (result.generator, result.model) == ("template", "template-v1")
+    assert result.prompt_version == TemplateGenerator().prompt_version(persona)
+    assert result.prompt_version.startswith("template-")
     assert result.user_id == context.user_id and result.window_days == 30
     assert result.context_hash == context_hash(context)
     assert (result.latency_ms, result.input_tokens, result.output_tokens, result.cost_usd) == (0, 0, 0, 0)
@@ -179,3 +180,55 @@ def test_make_generator_defaults_to_templates_without_a_key(tmp_path) -> None:
     generator = make_generator(settings)
     assert isinstance(generator, TemplateGenerator)
     assert generator.name == "template"
+
+
+def _copy_templates(tmp_path):
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    for path in TEMPLATES_DIR.glob("*.md"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_editing_one_personas_templates_changes_only_its_version(tmp_path) -> None:
+    folder = _copy_templates(tmp_path)
+    before = {persona: TemplateGenerator(folder).prompt_version(persona) for persona in PERSONAS}
+    edited = folder / "subscription_heavy.md"
+    edited.write_text(edited.read_text().replace("A 20-minute audit", "A 15-minute audit"))
+    after = {persona: TemplateGenerator(folder).prompt_version(persona) for persona in PERSONAS}
+    assert after["subscription_heavy"] != before["subscription_heavy"]
+    assert {p: v for p, v in after.items() if p != "subscription_heavy"} == {
+        p: v for p, v in before.items() if p != "subscription_heavy"
+    }
+    # The fallback persona's file tops up every persona: editing it changes every version.
+    general = folder / "general_wellness.md"
+    general.write_text(general.read_text() + "\n")
+    assert all(TemplateGenerator(folder).prompt_version(p) != after[p] for p in PERSONAS)
+
+
+def test_a_malformed_template_file_is_refused_naming_file_and_line(tmp_path) -> None:
+    folder = _copy_templates(tmp_path)
+    path = folder / "variable_income.md"
+    text = path.read_text().replace("- priority: high", "- priority: urgent", 1)
+    path.write_text(text)
+    with pytest.raises(TemplateFileError, match=r"variable_income\.md:\d+ .*priority must be one of"):
+        TemplateGenerator(folder)
+    path.write_text(text.replace("- priority: urgent", "priority high", 1))
+    with pytest.raises(TemplateFileError, match=r"variable_income\.md:\d+: expected '- key: value'"):
+        TemplateGenerator(folder)
+
+
+def test_a_persona_without_a_template_file_is_refused(tmp_path) -> None:
+    folder = _copy_templates(tmp_path)
+    (folder / "savings_builder.md").unlink()
+    with pytest.raises(TemplateFileError, match="savings_builder"):
+        TemplateGenerator(folder)
+
+
+def test_conditions_read_from_the_files_gate_templates() -> None:
+    (overdue,) = [t for t in TEMPLATES_BY_PERSONA["high_utilization"] if t.title.startswith("Make every due")]
+    assert overdue.applies({"any_overdue": True})
+    assert not overdue.applies({"any_overdue": False}) and not overdue.applies({"any_overdue": None})
+    (cushion,) = [t for t in TEMPLATES_BY_PERSONA["wealth_builder"] if t.title.startswith("Give your cash")]
+    assert cushion.applies({"emergency_fund_months": 3.0}) and not cushion.applies({"emergency_fund_months": 2.9})
+    assert not cushion.applies({"emergency_fund_months": None})

@@ -18,6 +18,7 @@ import duckdb
 from pydantic import BaseModel
 
 from spendsense_dagster.lib.recommend.context import account_label, account_label_sql, consented_customer_ids
+from spendsense_dagster.lib.recommend.formats import format_feature
 from spendsense_dagster.lib.recommend.models import (
     DISCLAIMER,
     CitedFact,
@@ -135,13 +136,13 @@ OFFER_SIGNALS = {
         "features.net_savings_inflow > 0 and features.emergency_fund_months < 3",
         (
             ("net_savings_inflow", "you move about {} a month into savings"),
-            ("emergency_fund_months", "your savings cover about {} of spending"),
+            ("emergency_fund_months", "your savings cover about {} months of spending"),
         ),
     ),
     "budgeting_app": OfferSignal(
         "features.median_pay_gap_days > 45 or features.income_variability >= 0.25",
         (
-            ("median_pay_gap_days", "your pay arrives about every {}"),
+            ("median_pay_gap_days", "your pay arrives about every {} days"),
             ("avg_monthly_spend", "you spend about {} a month"),
         ),
     ),
@@ -177,8 +178,8 @@ OFFER_SIGNALS = {
         # Less than a month of spending set aside across checking and savings together.
         "features.cash_flow_buffer_months + features.emergency_fund_months < 1",
         (
-            ("cash_flow_buffer_months", "your checking balance covers about {} of spending"),
-            ("emergency_fund_months", "your savings cover about {} of spending"),
+            ("cash_flow_buffer_months", "your checking balance covers about {} months of spending"),
+            ("emergency_fund_months", "your savings cover about {} months of spending"),
         ),
     ),
 }
@@ -188,22 +189,6 @@ FALLBACK_FACTS = (
     ("avg_monthly_spend", "you spend about {} a month"),
     ("transaction_count", "you made {} transactions in this period"),
 )
-
-# How a cited value reads in a sentence; the cited_facts keep the exact, unformatted value.
-_FORMATS = {
-    "max_utilization": "{:.0%}",
-    "estimated_monthly_interest": "${:,.2f}",
-    "net_savings_inflow": "${:,.2f}",
-    "emergency_fund_months": "{:.1f} months",
-    "median_pay_gap_days": "{:.0f} days",
-    "avg_monthly_spend": "${:,.2f}",
-    "recurring_merchants": "{:.0f}",
-    "monthly_recurring_spend": "${:,.2f}",
-    "avg_monthly_income": "${:,.2f}",
-    "credit_card_count": "{:.0f}",
-    "cash_flow_buffer_months": "{:.1f} months",
-    "transaction_count": "{:.0f}",
-}
 
 # Every feature a rationale may cite: the only feature columns select_offers fetches.
 _CITABLE_FEATURES = tuple(
@@ -455,7 +440,8 @@ def _offer_item(
     # Without any known fact the rationale has no number, and the grounding guardrail warns.
     reasons = (
         " and ".join(
-            phrase.format(_FORMATS.get(name, "{:,.2f}").format(value)) for name, phrase, value in cited
+            # The cited_facts keep the exact value; the sentence reads it as formats.py says.
+            phrase.format(format_feature(name, value)) for name, phrase, value in cited
         )
         or "it fits your recent activity"
     )
