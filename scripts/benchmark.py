@@ -54,7 +54,10 @@ def bench(users: int) -> dict[str, float | int]:
 
 def main(argv: list[str]) -> None:
     sizes = [int(arg) for arg in argv] or [1000, 10000]
-    print(f"{'users':>8} {'transactions':>13} {'generate s':>11} {'ingest s':>9} {'dbt run s':>10} {'full run s':>11}")
+    print(
+        f"{'users':>8} {'transactions':>13} {'generate s':>11} {'ingest s':>9} "
+        f"{'dbt run s':>10} {'full run s':>11}"
+    )
     for users in sizes:
         f = bench(users)
         print(

@@ -23,7 +23,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     out_dir = Path(args.out) if args.out else Settings.from_env().raw_dir
     counts = generate_dataset(
-        out_dir, users=args.users, seed=args.seed, as_of=args.as_of, consent_rate=args.consent_rate, fmt=args.format
+        out_dir,
+        users=args.users,
+        seed=args.seed,
+        as_of=args.as_of,
+        consent_rate=args.consent_rate,
+        fmt=args.format,
     )
     for name, count in counts.items():
         print(f"{count:>10,}  {out_dir / name}")
@@ -63,7 +68,9 @@ def _warehouse(read_only: bool = True):
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
-        raise CliError(f"the warehouse {path} is busy (a run is writing it); try again in a moment ({e})") from e
+        raise CliError(
+            f"the warehouse {path} is busy (a run is writing it); try again in a moment ({e})"
+        ) from e
     try:
         yield con
     finally:
@@ -120,7 +127,10 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
     with _warehouse() as con:
         change = record_consent(con, _review_dir(), args.user_id, args.action)
-    print(f"consent {change.action} recorded for {change.user_id} at {change.recorded_at}; applies on the next run")
+    print(
+        f"consent {change.action} recorded for {change.user_id} at {change.recorded_at};"
+        " applies on the next run"
+    )
     return 0
 
 
@@ -141,12 +151,16 @@ def _add_review_parser(commands) -> None:
     reject = actions.add_parser("reject", help="reject an item (reason required)")
     reject.add_argument("id")
     reject.add_argument("--reason")
-    override = actions.add_parser("override", help="replace an item's text (reason, title and content required)")
+    override = actions.add_parser(
+        "override", help="replace an item's text (reason, title and content required)"
+    )
     override.add_argument("id")
     override.add_argument("--title")
     override.add_argument("--content")
     override.add_argument("--reason")
-    bulk = actions.add_parser("bulk-approve", help="approve every pending item that passed guardrails, or a list")
+    bulk = actions.add_parser(
+        "bulk-approve", help="approve every pending item that passed guardrails, or a list"
+    )
     bulk.add_argument("--clean", action="store_true", help="all pending items with guardrail status pass")
     bulk.add_argument("ids", nargs="*")
     for name in ("approve", "reject", "override", "bulk-approve"):
@@ -161,8 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="write a synthetic dataset (SPEC §2)")
     generate.add_argument("--users", type=int, default=75)
     generate.add_argument("--seed", type=int, default=42)
-    generate.add_argument("--as-of", type=_date, default=None, help="last day of history (default: today, UTC)")
-    generate.add_argument("--out", default=None, help="output folder (default: SPENDSENSE_RAW_DIR or data/raw)")
+    generate.add_argument(
+        "--as-of", type=_date, default=None, help="last day of history (default: today, UTC)"
+    )
+    generate.add_argument(
+        "--out", default=None, help="output folder (default: SPENDSENSE_RAW_DIR or data/raw)"
+    )
     generate.add_argument("--consent-rate", type=float, default=0.30)
     generate.add_argument("--format", choices=["json", "ndjson", "parquet"], default="json")
     generate.set_defaults(func=cmd_generate)
@@ -172,8 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("ingest", cmd_ingest, "load the raw files into the warehouse only"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--raw-dir", default=None, help="input folder (default: SPENDSENSE_RAW_DIR or data/raw)")
-        sub.add_argument("--as-of", default=None, type=_date, help="as-of date (default: latest transaction date)")
+        sub.add_argument(
+            "--raw-dir", default=None, help="input folder (default: SPENDSENSE_RAW_DIR or data/raw)"
+        )
+        sub.add_argument(
+            "--as-of", default=None, type=_date, help="as-of date (default: latest transaction date)"
+        )
         sub.set_defaults(func=func)
 
     _add_review_parser(commands)

@@ -36,7 +36,9 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                messages.append(f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}")
+                messages.append(
+                    f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+                )
     return messages
 
 

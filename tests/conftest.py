@@ -23,9 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """spendsense_dagster.defs.transform reads target/manifest.json at import: make sure it exists."""
     if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
         dbt = Path(sys.executable).parent / "dbt"
-        subprocess.run(
-            [str(dbt), "parse", "--profiles-dir", ".", "--quiet"], cwd=DBT_PROJECT_DIR, check=True
-        )
+        subprocess.run([str(dbt), "parse", "--profiles-dir", ".", "--quiet"], cwd=DBT_PROJECT_DIR, check=True)
 
 
 @pytest.fixture(scope="session")

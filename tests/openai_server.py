@@ -146,7 +146,8 @@ class ScriptedOpenAIServer:
         if rejected:
             return _error(
                 400,
-                "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model.",
+                "Invalid parameter: 'response_format' of type 'json_schema' is not supported "
+                "with this model.",
                 "invalid_request_error",
             )
         if self.delay_s:

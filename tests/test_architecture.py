@@ -80,11 +80,16 @@ def test_lib_holds_only_stage_packages():
     assert packages == ["core", "evaluate", "ingest", "recommend", "review", "synthetic"]
 
 
-@pytest.mark.parametrize("module", sorted(name for name in MODULES if name.startswith("spendsense_dagster.lib")))
+@pytest.mark.parametrize(
+    "module", sorted(name for name in MODULES if name.startswith("spendsense_dagster.lib"))
+)
 def test_lib_never_imports_dagster(module):
     tree = ast.parse(MODULES[module].read_text())
     imported = {
-        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
     } | {
         node.module.split(".")[0]
         for node in ast.walk(tree)

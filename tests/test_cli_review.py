@@ -27,7 +27,9 @@ def _warehouse(root: Path) -> Path:
 
 
 def _item(root: Path, where: str) -> str:
-    return query(_warehouse(root), f"select min(recommendation_id) from recs.recommendations where {where}")[0][0]
+    return query(_warehouse(root), f"select min(recommendation_id) from recs.recommendations where {where}")[
+        0
+    ][0]
 
 
 @pytest.mark.parametrize("content_type", ["education", "partner_offer"])
@@ -48,7 +50,9 @@ def test_explain_prints_the_decision_trace(workspace: Path, content_type: str):
 def test_invalid_decisions_are_refused_and_nothing_is_written(workspace: Path):
     log = workspace / "review" / "decision_log.jsonl"
     item = _item(workspace, "guardrail_status != 'block'")
-    customer = query(_warehouse(workspace), "select min(user_id) from raw.users where user_type = 'customer'")[0][0]
+    customer = query(
+        _warehouse(workspace), "select min(user_id) from raw.users where user_type = 'customer'"
+    )[0][0]
     refusals = [
         (["review", "approve", "no-such-id", "--operator", "op1"], "unknown recommendation id"),
         (["review", "approve", item, "--operator", customer], "not an operator"),
@@ -67,15 +71,30 @@ def test_invalid_decisions_are_refused_and_nothing_is_written(workspace: Path):
 def test_a_blocked_item_needs_an_override(workspace: Path):
     warehouse = _warehouse(workspace)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("update recs.recommendations set guardrail_status = 'block' where recommendation_id = (select"
-                    " min(recommendation_id) from recs.recommendations)")
+        con.execute(
+            "update recs.recommendations set guardrail_status = 'block' where recommendation_id = (select"
+            " min(recommendation_id) from recs.recommendations)"
+        )
     blocked = _item(workspace, "guardrail_status = 'block'")
     refused = _cli("review", "approve", blocked, "--operator", "op1")
     assert refused.returncode == 2 and "block" in refused.stderr
-    accepted = _cli("review", "override", blocked, "--title", "Safer title", "--content", "Safer text you can use.",
-                    "--reason", "rewrote the flagged sentence", "--operator", "op1")
+    accepted = _cli(
+        "review",
+        "override",
+        blocked,
+        "--title",
+        "Safer title",
+        "--content",
+        "Safer text you can use.",
+        "--reason",
+        "rewrote the flagged sentence",
+        "--operator",
+        "op1",
+    )
     assert accepted.returncode == 0, accepted.stderr
-    logged = [json.loads(line) for line in (workspace / "review" / "decision_log.jsonl").read_text().splitlines()]
+    logged = [
+        json.loads(line) for line in (workspace / "review" / "decision_log.jsonl").read_text().splitlines()
+    ]
     assert [(d["action"], d["recommendation_id"], d["new_title"]) for d in logged] == [
         ("override", blocked, "Safer title")
     ]

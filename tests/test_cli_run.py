@@ -26,13 +26,18 @@ def test_broken_records_are_quarantined_and_valid_users_are_unchanged(basic_work
     broken = DATASETS / "handmade_broken"
     result = subprocess.run(
         [SPENDSENSE, "run", "--raw-dir", str(broken), "--as-of", HANDMADE_AS_OF],
-        cwd=tmp_path, env=_cli_env(tmp_path), capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path,
+        env=_cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "customers per persona and window" in result.stdout
     warehouse = tmp_path / "warehouse" / "spendsense.duckdb"
 
-    # The pipeline's catalog is data/product_catalog.json, not the folder's: product rejections are ingest tests'.
+    # The pipeline's catalog is data/product_catalog.json, not the folder's: ingest tests cover products.
     expected = [
         (e["entity"], e["record_key"], e["reason"])
         for e in json.loads((broken / "expected_rejections.json").read_text())
@@ -50,7 +55,12 @@ def test_broken_records_are_quarantined_and_valid_users_are_unchanged(basic_work
 def test_a_file_that_is_not_json_fails_the_run_with_its_name(tmp_path: Path):
     result = subprocess.run(
         [SPENDSENSE, "ingest", "--raw-dir", str(DATASETS / "not_json")],
-        cwd=REPO_ROOT, env=_cli_env(tmp_path), capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO_ROOT,
+        env=_cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 1
     assert "synthetic_users.json" in result.stdout and "line" in result.stdout

@@ -95,7 +95,9 @@ def test_every_asset_is_in_one_connected_graph(webserver: str):
     nodes = _asset_nodes(webserver)
     keys = {"/".join(node["assetKey"]["path"]) for node in nodes}
     assert EXPECTED_ASSETS <= keys, EXPECTED_ASSETS - keys
-    deps = {"/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes}
+    deps = {
+        "/".join(n["assetKey"]["path"]): {"/".join(d["path"]) for d in n["dependencyKeys"]} for n in nodes
+    }
     assert _ancestors("marts/user_personas", deps) >= {"raw/users", "raw/accounts", "raw/transactions"}
     assert "raw/transactions" in _ancestors("marts/user_features", deps)
     assert {"review/approved_recommendations", "eval/evaluation_metrics"} <= _ancestors(

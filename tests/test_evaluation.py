@@ -115,7 +115,8 @@ def test_runs_append_history_and_the_report_holds_breakdowns_and_exports(warehou
     metrics = evaluate_run(warehouse, "run-2", review_dir, report)  # a re-run replaces its own row
 
     rows = warehouse.execute(
-        "select run_id, as_of_date::varchar, recommendations, explainability from eval.evaluation_metrics order by run_id"
+        "select run_id, as_of_date::varchar, recommendations, explainability"
+        " from eval.evaluation_metrics order by run_id"
     ).fetchall()
     assert rows == [("run-1", "2025-06-30", 4, 0.75), ("run-2", "2025-06-30", 3, 1.0)]
     columns = [row[0] for row in warehouse.execute("describe eval.evaluation_metrics").fetchall()]

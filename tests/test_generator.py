@@ -43,7 +43,8 @@ def _load(out_dir: Path, fmt: str = "json") -> dict[str, list[dict]]:
             rows = cursor.fetchall()
             con.close()
             records[stem] = [
-                {k: (v.isoformat() if isinstance(v, date) else v) for k, v in zip(names, row)} for row in rows
+                {k: (v.isoformat() if isinstance(v, date) else v) for k, v in zip(names, row, strict=True)}
+                for row in rows
             ]
     return records
 

@@ -144,7 +144,8 @@ def test_no_empowering_language_is_notable():
     ["Put spare cash in $AAPL.", "Shares of NASDAQ: TSLA rose.", "An index like VOO tracks the market.",
      "Tesla stock is popular.", "Bitcoin is one option.", "This fund has guaranteed returns.",
      "It offers a guaranteed return.", "You should invest in index funds.", "Buy shares of a tech company.",
-     "You should claim the deduction.", "File your taxes as head of household.", "Legally you must report it."],
+     "You should claim the deduction.", "File your taxes as head of household.",
+     "Legally you must report it."],
 )  # fmt: skip
 def test_regulated_advice_is_critical(text):
     result = check(item(content=f"You can explore this. {text}"))
@@ -262,7 +263,8 @@ def test_ineligible_offer_blocks_and_says_why():
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"title": ""}, {"title": None}, {"content": "   "}, {"rationale": None}, {"title": "x" * (MAX_TITLE_CHARS + 1)},
+    [{"title": ""}, {"title": None}, {"content": "   "}, {"rationale": None},
+     {"title": "x" * (MAX_TITLE_CHARS + 1)},
      {"content": "You can. " + "x" * MAX_CONTENT_CHARS}, {"cited_facts": [{"name": "max_utilization"}]},
      {"cited_facts": {"max_utilization": 0.6843}}, {"cited_facts": "[{not json"}],
 )  # fmt: skip

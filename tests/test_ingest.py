@@ -430,7 +430,8 @@ def test_typed_values(con, tmp_path: Path):
     ingest.ingest_transactions(con, tmp_path, None)
 
     users = con.execute(
-        "select user_type, consent_status, strftime(created_at, '%H:%M'), strftime(consent_granted_at, '%H:%M'),"
+        "select user_type, consent_status, strftime(created_at, '%H:%M'),"
+        " strftime(consent_granted_at, '%H:%M'),"
         " consent_revoked_at from raw.users"
     ).fetchall()
     assert users == [("operator", False, "08:00", "10:00", None)]

@@ -11,8 +11,11 @@ from tests.pipeline_runs import query
 
 def _feature(workspace: Path, user_id: str, window: int, name: str):
     warehouse = workspace / "warehouse" / "spendsense.duckdb"
-    rows = query(warehouse, f"select {name} from marts.user_features where user_id = ? and window_days = ?",
-                 [user_id, window])
+    rows = query(
+        warehouse,
+        f"select {name} from marts.user_features where user_id = ? and window_days = ?",
+        [user_id, window],
+    )
     assert len(rows) == 1
     return rows[0][0]
 

@@ -54,7 +54,7 @@ TEST_PRODUCTS = [
 
 
 def warehouse_with(tmp_path: Path, users: dict[str, dict[str, Any]], products: list[dict[str, Any]]):
-    """One consenting customer per entry: {user_id: {"features": {...}, "accounts": ["type/subtype", ...]}}."""
+    """A consenting customer per entry: {user_id: {"features": {...}, "accounts": ["type/subtype", ...]}}."""
     con = make_warehouse(tmp_path / "warehouse.duckdb")
     insert(con, "raw.products", products)
     insert(con, "marts.customers", [customer(user_id, True) for user_id in users])
@@ -187,7 +187,8 @@ def load_catalog_users(tmp_path: Path):
         "u_debt": {"features": {"max_utilization": 0.72, "interest_charges_present": True,
                                 "estimated_monthly_interest": 61.3, "minimum_payment_only_flag": True},
                    "persona": "high_utilization"},
-        "u_maxed": {"features": {"max_utilization": 0.97, "any_overdue": True}, "persona": "high_utilization"},
+        "u_maxed": {"features": {"max_utilization": 0.97, "any_overdue": True},
+                    "persona": "high_utilization"},
         "u_saver": {"features": {"net_savings_inflow": 350.0, "emergency_fund_months": 1.4,
                                  "total_savings_balance": 4200.0},
                     "persona": "savings_builder", "accounts": ["checking", "savings"]},

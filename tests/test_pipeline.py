@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from spendsense_dagster.lib.review import actions as review_actions
 from spendsense_dagster.lib.recommend.models import DISCLAIMER
+from spendsense_dagster.lib.review import actions as review_actions
 from spendsense_dagster.lib.review.consent_log import revoke_consent
 from tests.pipeline_runs import HANDMADE_AS_OF, query, run_groups, run_pipeline
 
@@ -36,14 +36,19 @@ def test_two_feature_and_persona_rows_per_customer_none_for_operators(basic_work
     operators = {u for (u,) in query(warehouse, "select user_id from raw.users where user_type = 'operator'")}
     assert customers and operators
     for table in FEATURE_TABLES:
-        rows = query(warehouse, f"select user_id, list(window_days order by window_days) from {table} group by 1")
+        rows = query(
+            warehouse, f"select user_id, list(window_days order by window_days) from {table} group by 1"
+        )
         assert {user_id: windows for user_id, windows in rows} == {u: [30, 180] for u in customers}
 
 
 def test_items_only_for_consenting_customers_with_disclaimer_and_grounded_rationale(basic_workspace: Path):
     warehouse = _warehouse(basic_workspace)
     consenting = {
-        u for (u,) in query(warehouse, "select user_id from raw.users where user_type = 'customer' and consent_status")
+        u
+        for (u,) in query(
+            warehouse, "select user_id from raw.users where user_type = 'customer' and consent_status"
+        )
     }
     per_user = dict(query(warehouse, "select user_id, count(*) from recs.recommendations group by 1"))
     assert set(per_user) == consenting
@@ -64,19 +69,31 @@ def test_items_only_for_consenting_customers_with_disclaimer_and_grounded_ration
 def test_rebuilding_the_warehouse_gives_the_same_results_and_keeps_decisions(workspace: Path):
     before = {table: _table(workspace, table) for table in FEATURE_TABLES}
     ids_before = _table(workspace, "recs.recommendations")
-    approve_id, reject_id, override_id = [row[0] for row in query(
-        _warehouse(workspace),
-        "select recommendation_id from recs.recommendations where guardrail_status != 'block'"
-        " order by recommendation_id limit 3",
-    )]
+    approve_id, reject_id, override_id = [
+        row[0]
+        for row in query(
+            _warehouse(workspace),
+            "select recommendation_id from recs.recommendations where guardrail_status != 'block'"
+            " order by recommendation_id limit 3",
+        )
+    ]
     operator = _operator(workspace)
     with duckdb.connect(str(_warehouse(workspace)), read_only=True) as con:
         review_actions.approve(con, workspace / "review", [approve_id], operator)
         review_actions.reject(con, workspace / "review", reject_id, "not relevant", operator)
-        review_actions.override(con, workspace / "review", override_id, "Clearer title",
-                                "Rewritten text you can use.", "tone", operator)
+        review_actions.override(
+            con,
+            workspace / "review",
+            override_id,
+            "Clearer title",
+            "Rewritten text you can use.",
+            "tone",
+            operator,
+        )
     run_groups("review", "evaluate")
-    approved = dict(query(_warehouse(workspace), "select recommendation_id, title from review.approved_recommendations"))
+    approved = dict(
+        query(_warehouse(workspace), "select recommendation_id, title from review.approved_recommendations")
+    )
     assert set(approved) == {approve_id, override_id}
     assert approved[override_id] == "Clearer title"
 
@@ -89,18 +106,24 @@ def test_rebuilding_the_warehouse_gives_the_same_results_and_keeps_decisions(wor
         query(_warehouse(workspace), "select recommendation_id, title from review.approved_recommendations")
     )
     assert approved_after == approved
-    pending = {r for (r,) in query(_warehouse(workspace), "select recommendation_id from review.approval_queue")}
+    pending = {
+        r for (r,) in query(_warehouse(workspace), "select recommendation_id from review.approval_queue")
+    }
     assert not pending & {approve_id, reject_id, override_id}
 
 
 def test_revoked_consent_withdraws_approved_items_from_table_and_export(workspace: Path):
     warehouse = _warehouse(workspace)
-    user_id, = query(warehouse, "select min(user_id) from recs.recommendations")[0]
-    ids = [r for (r,) in query(
-        warehouse,
-        "select recommendation_id from recs.recommendations where user_id = ? and guardrail_status != 'block'",
-        [user_id],
-    )]
+    (user_id,) = query(warehouse, "select min(user_id) from recs.recommendations")[0]
+    ids = [
+        r
+        for (r,) in query(
+            warehouse,
+            "select recommendation_id from recs.recommendations"
+            " where user_id = ? and guardrail_status != 'block'",
+            [user_id],
+        )
+    ]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         review_actions.approve(con, workspace / "review", ids, _operator(workspace))
     run_groups("review", "evaluate")
@@ -112,8 +135,11 @@ def test_revoked_consent_withdraws_approved_items_from_table_and_export(workspac
     run_groups("review", "evaluate")
     assert not query(warehouse, "select * from review.approved_recommendations where user_id = ?", [user_id])
     assert user_id not in pq.read_table(export).column("user_id").to_pylist()
-    report = json.loads((workspace / "exports" / f"as_of={HANDMADE_AS_OF}" / "evaluation_report.json").read_text())
+    report = json.loads(
+        (workspace / "exports" / f"as_of={HANDMADE_AS_OF}" / "evaluation_report.json").read_text()
+    )
     exported = {f["name"]: f["rows"] for f in report["exports"]}
-    assert exported["approved_recommendations"] == query(
-        warehouse, "select count(*) from review.approved_recommendations"
-    )[0][0]
+    assert (
+        exported["approved_recommendations"]
+        == query(warehouse, "select count(*) from review.approved_recommendations")[0][0]
+    )

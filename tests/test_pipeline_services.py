@@ -33,14 +33,15 @@ def test_openai_generator_sends_no_pii_skips_non_consenting_users_and_caches(wor
         run_groups("recommend")
         first_run_requests = list(server.requests)
         run_groups("recommend")
-        second_run_requests = server.requests[len(first_run_requests):]
+        second_run_requests = server.requests[len(first_run_requests) :]
     assert len(first_run_requests) == len(consenting)
     bodies = json.dumps(first_run_requests)
     for user_id, full_name, email, _, _ in people:
         assert full_name not in bodies and email not in bodies and f'"{user_id}"' not in bodies
     assert second_run_requests == []
     generators = query(
-        warehouse, "select distinct generator, model from recs.recommendations where content_type = 'education'"
+        warehouse,
+        "select distinct generator, model from recs.recommendations where content_type = 'education'",
     )
     assert generators == [("openai", "gpt-4o-mini")]
     calls = query(warehouse, "select bool_and(cache_hit), sum(cost_usd) from recs.llm_calls")
@@ -70,8 +71,12 @@ def test_unsafe_model_output_is_blocked_with_the_matching_findings(workspace: Pa
         return [
             {**honest, "title": "Spending", "content": "You're overspending and it's a bad habit."},
             {**honest, "title": "Markets", "content": "Consider $AAPL for guaranteed returns."},
-            {**honest, "title": "Contact", "content": f"We will write to {victim_email} soon. You can relax.",
-             "cited_facts": [invented]},
+            {
+                **honest,
+                "title": "Contact",
+                "content": f"We will write to {victim_email} soon. You can relax.",
+                "cited_facts": [invented],
+            },
         ]
 
     with ScriptedOpenAIServer(items=unsafe_items) as server, _openai_env(server):
@@ -82,8 +87,10 @@ def test_unsafe_model_output_is_blocked_with_the_matching_findings(workspace: Pa
         " where content_type = 'education'",
     )
     assert rows and all(status == "block" for _, _, status, _ in rows)
-    checks = {(user_id, title): {f["check"] for f in json.loads(findings) if f["severity"] == "critical"}
-              for user_id, title, _, findings in rows}
+    checks = {
+        (user_id, title): {f["check"] for f in json.loads(findings) if f["severity"] == "critical"}
+        for user_id, title, _, findings in rows
+    }
     for (user_id, title), critical in checks.items():
         expected = {"Spending": {"tone"}, "Markets": {"regulated_advice"}, "Contact": {"grounding"}}[title]
         if title == "Contact" and user_id == victim_id:
@@ -113,11 +120,16 @@ def test_exports_to_s3_match_the_tables_and_the_report_has_presigned_urls(
     for name, sql in tables.items():
         body = s3.get_object(Bucket="analytics", Key=f"{prefix}{name}.parquet")["Body"].read()
         assert pq.read_table(io.BytesIO(body)).num_rows == query(warehouse, sql)[0][0], name
-    report = json.loads(s3.get_object(Bucket="analytics", Key=f"{prefix}evaluation_report.json")["Body"].read())
+    report = json.loads(
+        s3.get_object(Bucket="analytics", Key=f"{prefix}evaluation_report.json")["Body"].read()
+    )
     urls = {f["name"]: f["presigned_url"] for f in report["exports"]}
     assert set(urls) == set(tables)
     with urllib.request.urlopen(urls["user_personas"], timeout=10) as response:
-        assert pq.read_table(io.BytesIO(response.read())).num_rows == query(warehouse, tables["user_personas"])[0][0]
+        assert (
+            pq.read_table(io.BytesIO(response.read())).num_rows
+            == query(warehouse, tables["user_personas"])[0][0]
+        )
     assert "X-Amz-Expires=604800" in urls["user_personas"]
 
 
@@ -137,6 +149,17 @@ def test_the_report_holds_metrics_computed_from_the_data(basic_workspace: Path):
     assert report["coverage_30d"] == pytest.approx(covered / consented)
     items = query(warehouse, "select count(*) from recs.recommendations")[0][0]
     assert report["recommendations"] == items
-    for metric in ("explainability", "auditability", "latency_mean_ms", "latency_p95_ms", "guardrail_pass",
-                   "approval_pending", "llm_calls", "cache_hits", "cost_usd", "persona_distribution", "fairness"):
+    for metric in (
+        "explainability",
+        "auditability",
+        "latency_mean_ms",
+        "latency_p95_ms",
+        "guardrail_pass",
+        "approval_pending",
+        "llm_calls",
+        "cache_hits",
+        "cost_usd",
+        "persona_distribution",
+        "fairness",
+    ):
         assert metric in report, metric

@@ -155,7 +155,8 @@ def test_approved_recommendations_carry_final_text_of_consenting_users_and_exist
 
     assert build_approved_recommendations(warehouse, review_dir) == 2
     approved = warehouse.execute(
-        "select recommendation_id, title, content, decision, operator_id from review.approved_recommendations "
+        "select recommendation_id, title, content, decision, operator_id"
+        " from review.approved_recommendations "
         "order by recommendation_id"
     ).fetchall()
     assert approved == [

@@ -16,8 +16,12 @@ def test_defaults_live_under_the_repository_and_the_offline_generator_is_chosen(
 def test_given_paths_are_relative_to_the_working_directory_and_s3_uris_are_kept(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env(
-        {"SPENDSENSE_RAW_DIR": "input", "SPENDSENSE_EXPORT_URI": "s3://bucket/prefix", "OPENAI_API_KEY": "k",
-         "AWS_ENDPOINT_URL": "http://127.0.0.1:9000"}
+        {
+            "SPENDSENSE_RAW_DIR": "input",
+            "SPENDSENSE_EXPORT_URI": "s3://bucket/prefix",
+            "OPENAI_API_KEY": "k",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+        }
     )
     assert settings.raw_dir == Path(tmp_path / "input").resolve()
     assert settings.export_uri == "s3://bucket/prefix"

@@ -230,5 +230,7 @@ def test_conditions_read_from_the_files_gate_templates() -> None:
     assert overdue.applies({"any_overdue": True})
     assert not overdue.applies({"any_overdue": False}) and not overdue.applies({"any_overdue": None})
     (cushion,) = [t for t in TEMPLATES_BY_PERSONA["wealth_builder"] if t.title.startswith("Give your cash")]
-    assert cushion.applies({"emergency_fund_months": 3.0}) and not cushion.applies({"emergency_fund_months": 2.9})
+    assert cushion.applies({"emergency_fund_months": 3.0}) and not cushion.applies(
+        {"emergency_fund_months": 2.9}
+    )
     assert not cushion.applies({"emergency_fund_months": None})

@@ -15,7 +15,12 @@ def test_translator_puts_sources_on_the_ingest_assets_and_models_under_their_sch
     translator = SpendSenseTranslator()
     source = {"resource_type": "source", "name": "transactions", "config": {}, "schema": "raw"}
     run_context = {"resource_type": "source", "name": "run_context", "config": {}, "schema": "raw"}
-    model = {"resource_type": "model", "name": "user_features", "config": {"schema": "marts"}, "schema": "marts"}
+    model = {
+        "resource_type": "model",
+        "name": "user_features",
+        "config": {"schema": "marts"},
+        "schema": "marts",
+    }
     assert translator.get_asset_key(source) == dg.AssetKey(["raw", "transactions"])
     assert translator.get_asset_key(run_context) == dg.AssetKey(["raw", "transactions"])
     assert translator.get_asset_key(model) == dg.AssetKey(["marts", "user_features"])

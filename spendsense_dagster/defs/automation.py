@@ -27,12 +27,15 @@ def as_of_run_config(as_of_date: str | None) -> dict:
 def daily_pipeline_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Late in the day so the day's transactions are in; the run key makes a day's re-run idempotent."""
     as_of_date = context.scheduled_execution_time.date().isoformat()
-    return dg.RunRequest(run_key=as_of_date, run_config=as_of_run_config(as_of_date), tags={"as_of": as_of_date})
+    return dg.RunRequest(
+        run_key=as_of_date, run_config=as_of_run_config(as_of_date), tags={"as_of": as_of_date}
+    )
+
 
 ingest_job = dg.define_asset_job(
     "spendsense_ingest",
     selection=dg.AssetSelection.groups("ingest"),
-    description="Load the raw files into the warehouse only (used by `spendsense ingest` and CI's dbt build).",
+    description="Load the raw files into the warehouse only (`spendsense ingest`, CI's dbt build).",
 )
 
 publish_job = dg.define_asset_job(

@@ -54,7 +54,7 @@ def evaluation_metrics(context: dg.AssetExecutionContext, spendsense: SpendSense
     kinds={"parquet", "s3"},
     pool="duckdb",
     deps=[dg.AssetKey(["eval", "evaluation_metrics"]), APPROVED_KEY],
-    description="Parquet files of features, personas, recommendations, approvals and metrics, plus the report.",
+    description="Parquet files of features, personas, recommendations, approvals, metrics; the report.",
 )
 def parquet_exports(spendsense: SpendSenseResource) -> dg.MaterializeResult:
     settings = spendsense.settings

@@ -26,7 +26,9 @@ class AsOfConfig(dg.Config):
 
 
 def _load_metadata(load: ingest.EntityLoad) -> dict:
-    reasons = "\n".join(f"| {reason} | {count} |" for reason, count in sorted(load.rejected_by_reason.items()))
+    reasons = "\n".join(
+        f"| {reason} | {count} |" for reason, count in sorted(load.rejected_by_reason.items())
+    )
     metadata = {
         "files": dg.MetadataValue.json(load.files),
         "records_read": dg.MetadataValue.int(load.records_read),
@@ -61,7 +63,9 @@ def _ingest_asset(entity: str, deps: list[str], description: str):
         pool="duckdb",
         deps=[dg.AssetKey(["raw", dep]) for dep in deps],
         description=description,
-        check_specs=[dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", entity]), blocking=True)],
+        check_specs=[
+            dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", entity]), blocking=True)
+        ],
     )
     def _asset(spendsense: SpendSenseResource):
         with spendsense.connect() as con:
@@ -73,7 +77,9 @@ def _ingest_asset(entity: str, deps: list[str], description: str):
 
 
 raw_users = _ingest_asset("users", [], "People: customers and operators, with consent status.")
-raw_accounts = _ingest_asset("accounts", ["users"], "Accounts of known users; orphans and bad limits rejected.")
+raw_accounts = _ingest_asset(
+    "accounts", ["users"], "Accounts of known users; orphans and bad limits rejected."
+)
 raw_liabilities = _ingest_asset("liabilities", ["accounts"], "Credit card and loan terms per account.")
 
 
@@ -84,7 +90,9 @@ raw_liabilities = _ingest_asset("liabilities", ["accounts"], "Credit card and lo
     pool="duckdb",
     deps=[dg.AssetKey(["raw", "accounts"])],
     description="Transactions of known accounts; resolves the run's as-of date into raw.run_context.",
-    check_specs=[dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", "transactions"]), blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", "transactions"]), blocking=True)
+    ],
 )
 def raw_transactions(config: AsOfConfig, spendsense: SpendSenseResource):
     with spendsense.connect() as con:
@@ -101,7 +109,9 @@ def raw_transactions(config: AsOfConfig, spendsense: SpendSenseResource):
     kinds={"duckdb", "python"},
     pool="duckdb",
     description="The partner product catalog committed in data/product_catalog.json.",
-    check_specs=[dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", "products"]), blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", "products"]), blocking=True)
+    ],
 )
 def raw_products(spendsense: SpendSenseResource):
     with spendsense.connect() as con:

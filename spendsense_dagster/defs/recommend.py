@@ -73,7 +73,9 @@ def recommendations(spendsense: SpendSenseResource):
     with spendsense.connect() as con:
         # Consent is read again at guardrail time: a revoke during generation blocks the user's items.
         inputs = UserInputs(
-            pii=user_pii(con), consent_now=_consent_now(con, settings.review_dir), products=products_by_id(con)
+            pii=user_pii(con),
+            consent_now=_consent_now(con, settings.review_dir),
+            products=products_by_id(con),
         )
         rows = assemble_rows(contexts, results, offers, inputs, as_of=as_of, generated_at=utc_now())
         calls = call_rows(results)
@@ -100,7 +102,9 @@ def recommendations(spendsense: SpendSenseResource):
             "generator": generator.name,
             "model": generator.model,
             "by_persona": _count_table("persona", Counter(r["persona"] for r in rows)),
-            "by_guardrail_status": _count_table("guardrail status", Counter(r["guardrail_status"] for r in rows)),
+            "by_guardrail_status": _count_table(
+                "guardrail status", Counter(r["guardrail_status"] for r in rows)
+            ),
             "by_content_type": _count_table("content type", Counter(r["content_type"] for r in rows)),
             "llm_calls": sum(r.attempts for r in results if not r.cache_hit),
             "cache_hits": sum(r.cache_hit for r in results),
@@ -114,10 +118,14 @@ def recommendations(spendsense: SpendSenseResource):
         }
     )
     yield dg.AssetCheckResult(
-        check_name="only_consenting_customers", passed=not_consenting == 0, metadata={"violations": not_consenting}
+        check_name="only_consenting_customers",
+        passed=not_consenting == 0,
+        metadata={"violations": not_consenting},
     )
     yield dg.AssetCheckResult(
-        check_name="disclaimer_on_every_item", passed=without_disclaimer == 0, metadata={"violations": without_disclaimer}
+        check_name="disclaimer_on_every_item",
+        passed=without_disclaimer == 0,
+        metadata={"violations": without_disclaimer},
     )
 
 

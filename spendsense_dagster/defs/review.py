@@ -72,7 +72,7 @@ def approved_recommendations(spendsense: SpendSenseResource):
     yield dg.MaterializeResult(
         metadata={"dagster/row_count": rows, "by_decision": dg.MetadataValue.json(dict(by_decision))}
     )
-    # Blocking: an item without approval, disclaimer or rationale, or of a revoked user, never reaches the export.
+    # Blocking: an item without approval, disclaimer or rationale, or of a revoked user, is never exported.
     yield dg.AssetCheckResult(
         check_name="publishable",
         passed=not violations,

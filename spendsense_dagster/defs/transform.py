@@ -21,6 +21,8 @@ from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# `dagster dev` on a fresh clone builds the manifest itself; the Makefile runs `dbt parse` for everything else.
+dbt_project.prepare_if_dev()
 
 # raw.run_context is written by the transactions ingest, so dbt's source points at that asset.
 SOURCE_TABLE_TO_ASSET = {"run_context": "transactions"}

@@ -36,7 +36,7 @@ def _load_dotenv(path: Path) -> dict[str, str]:
 
 
 def _path(env: dict[str, str], name: str, default: str) -> Path:
-    """A path setting: a value given by the user is relative to the working directory, a default to the repo."""
+    """A path setting: a value the user gives is relative to the working directory, a default to the repo."""
     if env.get(name):
         return Path(env[name]).expanduser().resolve()
     return PROJECT_ROOT / default

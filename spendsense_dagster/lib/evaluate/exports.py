@@ -2,8 +2,8 @@
 
 A reader never sees half a file: locally each file is written beside its target and renamed over it;
 on S3 an object only appears once its PUT (or multipart upload) completes. `_manifest.json` is removed
-first and written last, so its presence says the whole set for that date is complete. DuckDB writes every Parquet file
-locally (httpfs is not available here); boto3 uploads it.
+first and written last, so its presence says the whole set for that date is complete. DuckDB writes
+every Parquet file locally (httpfs is not available here); boto3 uploads it.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def publish_file(
     endpoint_url: str | None = None,
     s3_client=None,
 ) -> str:
-    """One small file (the evaluation report) beside the day's Parquet files, as atomically; returns its URI."""
+    """One small file (the evaluation report) beside the day's Parquet files, as atomically; its URI."""
     as_of = date.fromisoformat(str(as_of_date)).isoformat()
     if export_uri.startswith("s3://"):
         bucket, prefix = parse_s3_uri(export_uri)

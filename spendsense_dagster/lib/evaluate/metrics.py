@@ -74,7 +74,6 @@ METRIC_COLUMNS: dict[str, str] = {
 }
 
 
-
 def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
@@ -145,7 +144,9 @@ def _items(con: duckdb.DuckDBPyConnection) -> dict:
         ),
 
         finding_checks as (
-            select recommendation_id, unnest(json_extract_string(guardrail_findings, '$[*].check')) as check_name
+            select
+                recommendation_id,
+                unnest(json_extract_string(guardrail_findings, '$[*].check')) as check_name
             from items
         ),
 
@@ -160,7 +161,8 @@ def _items(con: duckdb.DuckDBPyConnection) -> dict:
                 count(*) as recommendations,
                 count(distinct items.user_id) as users_with_recommendations,
                 count(*) filter (
-                    where regexp_matches(items.rationale, '[0-9]') and ungrounded_items.recommendation_id is null
+                    where regexp_matches(items.rationale, '[0-9]')
+                        and ungrounded_items.recommendation_id is null
                 ) as explained_items,
                 count(*) filter (where items.guardrail_status = 'pass') as guardrail_pass,
                 count(*) filter (where items.guardrail_status = 'warn') as guardrail_warn,
@@ -360,7 +362,9 @@ def _fairness_population(
         ),
 
         final as (
-            select 'overall' as dimension, 'all' as group_name, user_id, persona, is_consenting, items, has_partner_offer
+            select
+                'overall' as dimension, 'all' as group_name,
+                user_id, persona, is_consenting, items, has_partner_offer
             from population
             union all
             select dimension, group_name, user_id, persona, is_consenting, items, has_partner_offer
@@ -418,11 +422,11 @@ def _fairness(
 
     described = [describe(*row) for row in stats]
     overall = next(
-        (group for row, group in zip(stats, described) if row[0] == "overall"),
+        (group for row, group in zip(stats, described, strict=True) if row[0] == "overall"),
         describe("overall", "all", 0, 0, None, None),  # no customers at all
     )
     groups: dict[str, list[dict]] = {dimension: [] for dimension in FAIRNESS_DIMENSIONS}
-    for row, group in zip(stats, described):
+    for row, group in zip(stats, described, strict=True):
         if row[0] != "overall":
             group["flags"] = _fairness_flags(group, overall)
             groups[row[0]].append(group)

@@ -36,7 +36,9 @@ def _persona_table(con: duckdb.DuckDBPyConnection) -> list[str]:
     }
     lines = [f"  {'persona':<20}" + "".join(f"{f'{window} d':>8}" for window in WINDOWS)]
     for persona in PERSONAS:
-        lines.append(f"  {persona:<20}" + "".join(f"{counts.get((persona, window), 0):>8}" for window in WINDOWS))
+        lines.append(
+            f"  {persona:<20}" + "".join(f"{counts.get((persona, window), 0):>8}" for window in WINDOWS)
+        )
     return lines
 
 
@@ -73,7 +75,8 @@ def warehouse_summary(settings: Settings) -> str:
         if "raw.users" in tables:
             consent = effective_consent(con, settings.review_dir)  # the consent log wins over the feed
             customers, consenting = con.execute(
-                f"select count(*), count(*) filter (consent_status) from {consent} where user_type = 'customer'"
+                f"select count(*), count(*) filter (consent_status) from {consent}"
+                " where user_type = 'customer'"
             ).fetchall()[0]
             lines.append(f"customers: {customers} ({consenting} consenting now)")
         lines.append("rows per table:")

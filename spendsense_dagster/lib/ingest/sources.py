@@ -126,8 +126,6 @@ def unreadable_file_error(source: SourceFile, error: duckdb.Error) -> IngestErro
     return IngestError(f"{source.path}: not valid JSON at line {line}, column {column}: {reason}")
 
 
-
-
 def _parquet_fields_sql(con: duckdb.DuckDBPyConnection, source: SourceFile, field_names: list[str]) -> str:
     column_types = _parquet_columns(con, source)
     texts = []

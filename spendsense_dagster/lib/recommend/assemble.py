@@ -70,7 +70,9 @@ CALL_SCHEMA = pa.schema(
 )
 
 
-def recommendation_id(user_id: str, window_days: int, as_of: date, content_type: str, title: str, content: str) -> str:
+def recommendation_id(
+    user_id: str, window_days: int, as_of: date, content_type: str, title: str, content: str
+) -> str:
     """Stable id of exactly this content: regenerated text is a new item, pending review again."""
     key = json.dumps([user_id, window_days, as_of.isoformat(), content_type, title, content])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -147,22 +149,45 @@ def assemble_rows(
             dumped = item.model_dump()
             checked = check_item(dumped, facts=facts, pii=pii, consent_now=consent_now, offer_eligible=None)
             rows.append(
-                _row(dumped, context=context, as_of=as_of, content_type="education", provenance=generated,
-                     checked=checked)
+                _row(
+                    dumped,
+                    context=context,
+                    as_of=as_of,
+                    content_type="education",
+                    provenance=generated,
+                    checked=checked,
+                )
             )
-        offered = {**generated, "generator": OFFER_GENERATOR, "model": OFFER_MODEL, "latency_ms": 0.0,
-                   "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+        offered = {
+            **generated,
+            "generator": OFFER_GENERATOR,
+            "model": OFFER_MODEL,
+            "latency_ms": 0.0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cost_usd": 0.0,
+        }
         for offer in offers_by_user.get(context.user_id, []):
             product = inputs.products[offer.product_id]
             eligible, reasons = is_offer_eligible(product, context.features, context.accounts)
             dumped = offer.model_dump()
             checked = check_item(
-                dumped, facts=facts, pii=pii, consent_now=consent_now, offer_eligible=eligible,
+                dumped,
+                facts=facts,
+                pii=pii,
+                consent_now=consent_now,
+                offer_eligible=eligible,
                 offer_ineligible_reasons=reasons,
             )
             rows.append(
-                _row(dumped, context=context, as_of=as_of, content_type="partner_offer", provenance=offered,
-                     checked=checked)
+                _row(
+                    dumped,
+                    context=context,
+                    as_of=as_of,
+                    content_type="partner_offer",
+                    provenance=offered,
+                    checked=checked,
+                )
             )
     return rows
 

@@ -1,8 +1,9 @@
 """What a generator may know about each consented customer (SPEC §6), built set-based from the marts.
 
 `build_contexts` reads every in-scope customer at once (four set-based queries, no per-user query):
-features of both windows, persona and its reasoning, masked account summaries and recurring streams. It never selects a name, an email or a full
-account id. `user_pii` is the opposite: exactly those values, for the local PII guardrail only.
+features of both windows, persona and its reasoning, masked account summaries and recurring streams.
+It never selects a name, an email or a full account id. `user_pii` is the opposite: exactly those
+values, for the local PII guardrail only.
 """
 
 from __future__ import annotations

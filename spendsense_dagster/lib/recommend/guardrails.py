@@ -344,7 +344,7 @@ def _is_number(value: Any) -> bool:
 
 
 def fact_matches(claimed: float, actual: float) -> bool:
-    """Equal within rounding: |a - b| <= max(0.01, 0.5 % of |b|), also when a is b in percent (42 for 0.42)."""
+    """Equal within rounding: |a - b| <= max(0.01, 0.5 % of |b|), also when a is b in percent (42, 0.42)."""
     tolerance = max(0.01, 0.005 * abs(actual))
     return any(abs(candidate - actual) <= tolerance for candidate in (claimed, claimed / 100))
 
@@ -361,7 +361,7 @@ def _has_disclaimer(text: str) -> bool:
 
 
 def _with_disclaimer(content: str, disclaimer: str) -> tuple[list[dict[str, str]], str, str]:
-    """The mandatory disclaimer: always in the stored disclaimer; appended to content when the item had none."""
+    """The mandatory disclaimer: always in the stored disclaimer; appended to content if the item had none."""
     final_disclaimer = disclaimer if _has_disclaimer(disclaimer) else f"{disclaimer} {DISCLAIMER}".strip()
     if _has_disclaimer(content) or _has_disclaimer(disclaimer):
         return [], content, final_disclaimer

@@ -11,8 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 DISCLAIMER = (
-    "This is educational content, not financial advice. "
-    "Consult a licensed advisor for personalized guidance."
+    "This is educational content, not financial advice. Consult a licensed advisor for personalized guidance."
 )
 
 

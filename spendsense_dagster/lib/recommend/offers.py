@@ -428,7 +428,13 @@ def select_offers(
     rows = con.execute(_TOP_OFFERS_SQL, _scope(con, window_days, user_ids)).fetchall()
     products = products_by_id(con)
     return [
-        _offer_item(user_id, window_days, score, products[product_id], dict(zip(_CITABLE_FEATURES, values)))
+        _offer_item(
+            user_id,
+            window_days,
+            score,
+            products[product_id],
+            dict(zip(_CITABLE_FEATURES, values, strict=True)),
+        )
         for user_id, _rank, product_id, score, *values in rows
     ]
 
@@ -441,7 +447,8 @@ def _offer_item(
     reasons = (
         " and ".join(
             # The cited_facts keep the exact value; the sentence reads it as formats.py says.
-            phrase.format(format_feature(name, value)) for name, phrase, value in cited
+            phrase.format(format_feature(name, value))
+            for name, phrase, value in cited
         )
         or "it fits your recent activity"
     )

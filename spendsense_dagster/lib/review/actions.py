@@ -99,7 +99,8 @@ def _request_problems(request: DecisionRequest, item: dict | None, user_types: d
         problems.append(f"{action} of {rec_id} carries a new title/content: only override changes the text")
     if action == "approve" and item is not None and item["guardrail_status"] == "block":
         problems.append(
-            f"{rec_id} is blocked by guardrails: approve refused; override it with a reason and corrected text"
+            f"{rec_id} is blocked by guardrails: approve refused;"
+            " override it with a reason and corrected text"
         )
     return problems
 
@@ -113,7 +114,7 @@ def check_requests(
     """
     requests = [_normalised(request) for request in requests]
     items = {
-        row[0]: dict(zip(_ITEM_FIELDS, row))
+        row[0]: dict(zip(_ITEM_FIELDS, row, strict=True))
         for row in con.execute(
             f"select {', '.join(_ITEM_FIELDS)} from recs.recommendations "
             "where recommendation_id in (select unnest(?::varchar[]))",
@@ -283,7 +284,8 @@ def bulk_approve(
     if clean:
         create_pending_table(con, review_dir)
         rows = con.execute(
-            f"select recommendation_id from {PENDING_TABLE} where guardrail_status = 'pass' order by recommendation_id"
+            f"select recommendation_id from {PENDING_TABLE}"
+            " where guardrail_status = 'pass' order by recommendation_id"
         ).fetchall()
         recommendation_ids = [row[0] for row in rows]
         if not recommendation_ids:

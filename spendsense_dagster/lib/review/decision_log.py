@@ -83,7 +83,6 @@ def read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-
 @dataclass(frozen=True)
 class Decision:
     """One line of the decision log (docs/data_contract.md, "Review")."""

@@ -113,7 +113,9 @@ def import_csv_decisions(
         for _, row in rows
     ]
     valid = []
-    for (row_number, row), (decision, problems) in zip(rows, check_requests(con, requests, "csv")):
+    for (row_number, row), (decision, problems) in zip(
+        rows, check_requests(con, requests, "csv"), strict=True
+    ):
         if not (row.get("decision") or "").strip():
             problems = ["the decision column is empty (approve, reject or override)"]
         if problems:
@@ -203,7 +205,7 @@ def build_approval_queue(
         f"select {', '.join(ITEM_COLUMNS)} from review.approval_queue order by {_QUEUE_ORDER} limit ?",
         [max_html_rows],
     )
-    shown = [dict(zip(ITEM_COLUMNS, row)) for row in cursor.fetchall()]
+    shown = [dict(zip(ITEM_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
     html_path = write_atomically(
         review_dir / QUEUE_HTML_NAME, render_queue_html(shown, total, status_counts).encode("utf-8")
     )
@@ -213,11 +215,12 @@ def build_approval_queue(
 def _findings_html(findings_json: str | None) -> str:
     try:
         findings = json.loads(findings_json or "[]")
-        items = [
-            f'<li class="{html.escape(str(f.get("severity", "")))}"><b>{html.escape(str(f.get("severity", "")))}</b> '
-            f"{html.escape(str(f.get('check', '')))}: {html.escape(str(f.get('message', '')))}</li>"
-            for f in findings
-        ]
+        items = []
+        for finding in findings:
+            severity, check, message = (
+                html.escape(str(finding.get(key, ""))) for key in ("severity", "check", "message")
+            )
+            items.append(f'<li class="{severity}"><b>{severity}</b> {check}: {message}</li>')
     except (ValueError, AttributeError):  # not the expected list of objects: show it as text
         return f"<pre>{html.escape(str(findings_json))}</pre>"
     return f"<ul>{''.join(items)}</ul>" if items else "none"
@@ -226,7 +229,8 @@ def _findings_html(findings_json: str | None) -> str:
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1f2933; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #cbd2d9; padding: .4rem .5rem; vertical-align: top; text-align: left; font-size: .9rem; }
+th, td { border: 1px solid #cbd2d9; padding: .4rem .5rem; vertical-align: top; text-align: left;
+  font-size: .9rem; }
 th { background: #f0f4f8; position: sticky; top: 0; }
 code { font-size: .8rem; }
 pre { white-space: pre-wrap; margin: 0; font-family: inherit; }

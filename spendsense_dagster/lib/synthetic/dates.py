@@ -63,7 +63,7 @@ class HistoryCalendar:
         return np.concatenate(rows), np.concatenate(offsets)
 
     def backwards(self, first_back: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Dates `first_back` days before the as-of date, then earlier by each gap in turn (a row of `gaps`)."""
+        """Dates `first_back` days before the as-of date, then earlier by each gap (a row of `gaps`)."""
         back = first_back[:, None] + np.concatenate(
             [np.zeros((len(first_back), 1), dtype=np.int64), np.cumsum(gaps[:, :-1], axis=1)], axis=1
         )

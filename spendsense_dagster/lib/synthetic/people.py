@@ -71,11 +71,11 @@ def build_users(
     first = np.array(pools.first_names)[rng.integers(0, len(pools.first_names), users)]
     last = np.array(pools.last_names)[rng.integers(0, len(pools.last_names), users)]
     domain = np.array(pools.email_domains)[rng.integers(0, len(pools.email_domains), users)]
-    full_name = [f"{f} {n}" for f, n in zip(first, last)]
+    full_name = [f"{f} {n}" for f, n in zip(first, last, strict=True)]
     # The user number makes every email unique; Faker names can carry apostrophes or spaces.
     email = [
         re.sub(r"[^a-z.]", "", f"{f}.{n}".lower()) + f"{i + 1}@{d}"
-        for i, (f, n, d) in enumerate(zip(first, last, domain))
+        for i, (f, n, d) in enumerate(zip(first, last, domain, strict=True))
     ]
 
     signed_up_days_before = rng.integers(400, 3_000, users)

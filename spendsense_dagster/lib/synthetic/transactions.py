@@ -98,7 +98,7 @@ class EventLog:
 
     def finish(self, store_numbered: np.ndarray, rng: np.random.Generator) -> Transactions:
         customer, account, offset, amount, merchant, pending = (
-            np.concatenate(column) for column in zip(*self._blocks)
+            np.concatenate(column) for column in zip(*self._blocks, strict=True)
         )
         # One sortable key: customer, then day, then insertion order (stable and deterministic).
         order = np.argsort(customer * (offset.max(initial=0) + 1) + offset, kind="stable")

@@ -24,8 +24,6 @@ _COPY_OPTIONS = {
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-
-
 def _select_list(schema: pa.Schema) -> str:
     """Every column as is, timestamps rendered as ISO text (the same in every format)."""
     columns = []

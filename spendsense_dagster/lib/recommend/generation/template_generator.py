@@ -72,7 +72,10 @@ def _placeholders(context: UserContext) -> dict[str, Placeholder]:
     ):
         if (value := as_number(features.get(source))) is not None:
             values[name] = Placeholder(money(value * factor), (source,))
-    income, spend = as_number(features.get("avg_monthly_income")), as_number(features.get("avg_monthly_spend"))
+    income, spend = (
+        as_number(features.get("avg_monthly_income")),
+        as_number(features.get("avg_monthly_spend")),
+    )
     streams = sorted(
         context.recurring_streams, key=lambda stream: (-stream.monthly_cost, stream.merchant_name)
     )

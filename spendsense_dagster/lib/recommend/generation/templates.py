@@ -28,7 +28,9 @@ _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-_CONDITION = re.compile(r"(?P<feature>\w+)\s+(?:is\s+(?P<flag>true|false)|(?P<op>>=|<=|>|<)\s*(?P<bound>-?[\d.]+))")
+_CONDITION = re.compile(
+    r"(?P<feature>\w+)\s+(?:is\s+(?P<flag>true|false)|(?P<op>>=|<=|>|<)\s*(?P<bound>-?[\d.]+))"
+)
 _META_LINE = re.compile(r"-\s*(?P<key>[a-z ]+):\s*(?P<value>.*)")
 
 
