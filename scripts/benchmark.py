@@ -1,4 +1,4 @@
-"""Times the generator and the pipeline for 1,000 and 10,000 users (SPEC §12). Not a test: prints figures.
+"""Times the generator and the pipeline for 1,000 and 10,000 users. Not a test: prints figures.
 
 Usage: python scripts/benchmark.py [USERS ...]   (default: 1000 10000). Data goes to data/bench/.
 """

@@ -1,4 +1,4 @@
-"""The LLM stage against a local OpenAI-compatible server that answers in about 1 s (SPEC §12).
+"""The LLM stage against a local OpenAI-compatible server that answers in about 1 s (docs/performance.md).
 
 Usage: python scripts/benchmark_llm.py [USERS]   (default 75, the default dataset). Runs the whole
 pipeline twice with the `openai` generator and prints calls, cache hits and wall time of each run.

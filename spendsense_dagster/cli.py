@@ -143,7 +143,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _add_review_parser(commands) -> None:
-    review = commands.add_parser("review", help="operator review of generated items (SPEC §8)")
+    review = commands.add_parser("review", help="operator review of generated items (docs/review.md)")
     actions = review.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="pending items")
     approve = actions.add_parser("approve", help="approve items")
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spendsense", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    generate = commands.add_parser("generate", help="write a synthetic dataset (SPEC §2)")
+    generate = commands.add_parser("generate", help="write a synthetic dataset (docs/ingest.md)")
     generate.add_argument("--users", type=int, default=75)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument(

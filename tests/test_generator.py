@@ -1,6 +1,6 @@
-"""The synthetic data generator (SPEC §2): determinism, shape, formats, and persona coverage.
+"""The synthetic data generator (docs/ingest.md): determinism, shape, formats, and persona coverage.
 
-The persona check re-implements SPEC §4-§5 in plain Python (an approximation of the dbt models) so
+The persona check re-implements docs/features.md in plain Python (an approximation of the dbt models) so
 the generator's archetypes can be tested without the warehouse.
 """
 
@@ -259,7 +259,7 @@ def test_other_formats_hold_the_same_records(tmp_path, fmt):
     assert _load(tmp_path / fmt, fmt) == _load(tmp_path / "json")
 
 
-# --- persona coverage (SPEC §4-§5 in plain Python) ---------------------------------------------
+# --- persona coverage (docs/features.md in plain Python) --------------------------------
 
 _CADENCES = {
     "weekly": (5, 9, 52 / 12),

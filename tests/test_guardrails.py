@@ -1,4 +1,4 @@
-"""Guardrails (SPEC §7): one failing and one passing example per rule, and the status mapping."""
+"""Guardrails (docs/guardrails.md): one failing and one passing example per rule, and the status mapping."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def local_report_path(spendsense: SpendSenseResource) -> Path:
     kinds={"duckdb"},
     pool="duckdb",
     deps=[APPROVED_KEY, dg.AssetKey(["recs", "recommendations"])],
-    description="SPEC §9 metrics of this run, appended to eval.evaluation_metrics (history kept).",
+    description="This run's metrics (docs/review.md), appended to eval.evaluation_metrics (history kept).",
 )
 def evaluation_metrics(context: dg.AssetExecutionContext, spendsense: SpendSenseResource):
     with spendsense.connect() as con:

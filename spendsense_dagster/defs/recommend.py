@@ -1,4 +1,7 @@
-"""recs/recommendations: education items from the generator, partner offers, guardrails (SPEC §6, §7)."""
+"""recs/recommendations: generated education items, partner offers, guardrails.
+
+See docs/recommendations.md and docs/guardrails.md.
+"""
 
 from __future__ import annotations
 

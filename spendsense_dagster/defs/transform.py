@@ -21,7 +21,7 @@ from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# `dagster dev` on a fresh clone builds the manifest itself; the Makefile runs `dbt parse` for everything else.
+# `dagster dev` on a fresh clone builds the manifest itself; the Makefile runs `dbt parse` otherwise.
 dbt_project.prepare_if_dev()
 
 # raw.run_context is written by the transactions ingest, so dbt's source points at that asset.
@@ -49,7 +49,7 @@ translator = SpendSenseTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 
 
 def dbt_build_args(as_of_date: str, amount_convention: str) -> list[str]:
-    """The dbt command for one run: every window is computed as of the run's date (SPEC §3)."""
+    """The dbt command for one run: every window is computed as of the run's date (docs/features.md)."""
     variables = {"as_of_date": as_of_date, "amount_convention": amount_convention}
     return ["build", "--vars", json.dumps(variables, sort_keys=True)]
 

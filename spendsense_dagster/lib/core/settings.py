@@ -16,7 +16,7 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
 CATALOG_PATH = PROJECT_ROOT / "data" / "product_catalog.json"
 
-# SPEC §2: the original SpendSense files use amount < 0 for money leaving the account.
+# docs/ingest.md: the original SpendSense files use amount < 0 for money leaving the account.
 # Plaid's own convention is the opposite (positive = outflow); "plaid" flips the sign in staging.
 AMOUNT_CONVENTIONS = ("spendsense", "plaid")
 
@@ -61,7 +61,7 @@ class Settings:
 
     @property
     def generator_name(self) -> str:
-        """The offline template generator unless an OpenAI key is configured (SPEC §6)."""
+        """The offline template generator unless an OpenAI key is configured (docs/recommendations.md)."""
         return "openai" if self.openai_api_key else "template"
 
     @classmethod

@@ -1,4 +1,5 @@
-"""Parquet exports for analysts (SPEC §9): a local folder or `s3://bucket/prefix`, under `as_of=YYYY-MM-DD/`.
+"""Parquet exports for analysts (docs/exports.md): a local folder or `s3://bucket/prefix`, under
+`as_of=YYYY-MM-DD/`.
 
 A reader never sees half a file: locally each file is written beside its target and renamed over it;
 on S3 an object only appears once its PUT (or multipart upload) completes. `_manifest.json` is removed

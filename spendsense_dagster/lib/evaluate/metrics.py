@@ -1,4 +1,4 @@
-"""Per-run evaluation (SPEC §9): one row in eval.evaluation_metrics plus evaluation_report.json.
+"""Per-run evaluation (docs/review.md): one row in eval.evaluation_metrics plus evaluation_report.json.
 
 Definitions (docs/review.md repeats them for readers of the report):
 - coverage_<W>d: consenting customers whose W-day persona is one of the five (not general_wellness)
@@ -480,7 +480,7 @@ def compute_metrics(
     fairness_window_days: int = RECOMMENDATION_WINDOW,
     income_window_days: int = CONTEXT_WINDOW,
 ) -> dict:
-    """Every SPEC §9 metric of the warehouse as it is now; reads only (temp tables aside).
+    """Every evaluation metric (docs/review.md) of the warehouse as it is now; reads only (temp tables aside).
 
     The flat keys are METRIC_COLUMNS; `fairness` and `notes` are extra, for the report.
     """

@@ -1,4 +1,6 @@
-"""From generated items and partner offers to checked `recs.recommendations` rows (SPEC §6, §7).
+"""From generated items and partner offers to checked `recs.recommendations` rows.
+
+See docs/recommendations.md and docs/guardrails.md.
 
 The asset reads the warehouse, closes it while the model works, then calls `assemble_rows` and
 `write_recommendations`. Every item is guardrail-checked here, with consent re-read at this moment.

@@ -1,4 +1,6 @@
-"""What a generator may know about each consented customer (SPEC §6), built set-based from the marts.
+"""What a generator may know about each consented customer, built set-based from the marts.
+
+See docs/recommendations.md ("What the model sees").
 
 `build_contexts` reads every in-scope customer at once (four set-based queries, no per-user query):
 features of both windows, persona and its reasoning, masked account summaries and recurring streams.
@@ -23,7 +25,7 @@ from spendsense_dagster.lib.recommend.models import (
     UserContext,
 )
 
-# Features the income summary repeats for the model: the pay cadence in one place (SPEC §6).
+# Features the income summary repeats for the model: the pay cadence in one place (docs/recommendations.md).
 INCOME_FEATURES = (
     "avg_monthly_income",
     "payroll_detected",

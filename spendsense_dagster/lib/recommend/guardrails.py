@@ -1,4 +1,4 @@
-"""Guardrails (SPEC §7): pure checks every item passes through before an operator sees it.
+"""Guardrails (docs/guardrails.md): pure checks every item passes through before an operator sees it.
 
 `check_item` returns a status and findings. Severity decides the status:
 
@@ -51,7 +51,7 @@ SHAMING_PHRASES = (
     "you cannot afford",
 )
 
-# Empowering language: its absence is notable (SPEC §7 lists the first six).
+# Empowering language: its absence is notable (docs/guardrails.md lists the first six).
 EMPOWERING_PHRASES = (
     "you can",
     "let's",
@@ -165,7 +165,7 @@ def check_item(
     offer_eligible: bool | None,
     offer_ineligible_reasons: Sequence[str] = (),
 ) -> GuardrailResult:
-    """Run every SPEC §7 check on one item (a GeneratedItem / OfferItem dump or a recs row).
+    """Run every check of docs/guardrails.md on one item (a GeneratedItem / OfferItem dump or a recs row).
 
     `facts` are the user's citable feature values (see `numeric_facts`), `offer_eligible` is None for
     education items and the eligibility re-check's answer for partner offers.

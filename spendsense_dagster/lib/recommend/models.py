@@ -1,6 +1,7 @@
 """The shapes that pass between context building, generation, guardrails and the recs table.
 
-`GeneratedItems` is exactly the JSON contract the language model is asked for (SPEC §6), so the same
+`GeneratedItems` is exactly the JSON contract the language model is asked for (docs/recommendations.md),
+so the same
 model validates an OpenAI reply and the offline template generator's output.
 """
 

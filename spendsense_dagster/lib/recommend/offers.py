@@ -1,5 +1,5 @@
-"""Partner offers (SPEC §6): catalog products scored against each customer's features, filtered by hard
-eligibility rules, the best 1–2 per customer rendered as items the guardrails can check.
+"""Partner offers (docs/guardrails.md): catalog products scored against each customer's features,
+filtered by hard eligibility rules, the best 1–2 per customer rendered as items the guardrails can check.
 
 The hard eligibility rules live once, as data (`ELIGIBILITY_RULES`). The SQL filter of
 `select_offers` and the Python re-check `is_offer_eligible` (run by the guardrail stage, per item) are
@@ -27,7 +27,7 @@ from spendsense_dagster.lib.recommend.models import (
 )
 
 # Account types or subtypes (and any subtype mentioning savings) that count as an existing savings
-# account: SPEC §4, the same list as dbt's category_patterns macro. Labels are compared normalised.
+# account: docs/features.md, the same list as dbt's category_patterns macro. Labels are compared normalised.
 SAVINGS_LIKE_TYPES = ("savings", "money market", "cash management", "hsa")
 
 # Relevance score: a behavioural signal for the product type outweighs a persona match.

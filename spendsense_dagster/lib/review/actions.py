@@ -1,7 +1,7 @@
 """Operator decisions: validation and recording, the one path shared by the CLI and the CSV import.
 
 A decision names one recommendation_id, and ids hash the content, so a decision applies to exactly
-the text reviewed; regenerated content is a new, pending item (SPEC §8).
+the text reviewed; regenerated content is a new, pending item (docs/review.md).
 """
 
 from __future__ import annotations

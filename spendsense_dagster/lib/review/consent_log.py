@@ -1,4 +1,4 @@
-"""Consent changes (grant / revoke) in an append-only JSONL log outside the warehouse (SPEC §8).
+"""Consent changes (grant / revoke) in an append-only JSONL log outside the warehouse (docs/review.md).
 
 A user's effective consent is the latest log entry when there is one, else `raw.users.consent_status`:
 a revoke recorded today withdraws the user's items from the next approved set and export even though

@@ -1,4 +1,4 @@
-"""The operator decision log: append-only JSONL outside the warehouse (SPEC §8).
+"""The operator decision log: append-only JSONL outside the warehouse (docs/review.md).
 
 The log file is the source of truth; `review.decisions` is only a copy rebuilt from it, so rebuilding
 the warehouse or regenerating the queue never loses a decision. The JSONL helpers here are shared

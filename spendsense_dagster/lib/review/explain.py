@@ -1,4 +1,4 @@
-"""The decision trace of one recommendation (SPEC §9 auditability): why it exists and who decided."""
+"""The decision trace of one recommendation (docs/review.md auditability): why it exists and who decided."""
 
 from __future__ import annotations
 

@@ -344,7 +344,8 @@ def build_approved_recommendations(con: duckdb.DuckDBPyConnection, review_dir: P
 
 
 def approved_items_violations(con: duckdb.DuckDBPyConnection, review_dir: Path) -> list[str]:
-    """What must block an export (SPEC §10): approved rows without an approval in force, a disclaimer or
+    """What must block an export (docs/orchestration.md): approved rows without an approval in force, a
+    disclaimer or
     a rationale, or of a user who does not consent now. One "id: problem; problem" line per bad row."""
     load_decisions(con, review_dir)
     consent_table = effective_consent(con, review_dir)

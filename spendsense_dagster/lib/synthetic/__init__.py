@@ -1,1 +1,1 @@
-"""The synthetic Plaid-style dataset generator behind `spendsense generate` (SPEC §2)."""
+"""The synthetic Plaid-style dataset generator behind `spendsense generate` (docs/ingest.md)."""

@@ -1,6 +1,6 @@
 """Customer archetypes: the behaviour each synthetic customer is drawn from.
 
-Five archetypes aim at one persona of SPEC §5 each, a sixth at none (general wellness). Personas are
+Five archetypes aim at one persona (docs/features.md) each, a sixth at none (general wellness). Personas are
 assigned by priority (wealth_builder > high_utilization > savings_builder > variable_income >
 subscription_heavy), so each archetype also stays clear of every persona ranked above its own, in
 both the 30- and 180-day windows:

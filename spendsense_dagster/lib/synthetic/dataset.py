@@ -1,4 +1,4 @@
-"""Synthetic SpendSense data (SPEC §2): users, accounts, transactions and liabilities from archetypes.
+"""Synthetic SpendSense data (docs/ingest.md): users, accounts, transactions and liabilities from archetypes.
 
 `generate_dataset` is what `spendsense generate` calls. Everything is drawn from one seeded numpy
 generator (and a seeded Faker for names), vectorised over customers: the same seed, user count,

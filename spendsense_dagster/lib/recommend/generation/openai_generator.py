@@ -35,12 +35,12 @@ from spendsense_dagster.lib.recommend.models import (
 SCHEMA_NAME = "education_items"
 MAX_ITEMS = 3
 MAX_REPLY_TURNS = 2  # the first reply, plus one retry that quotes its validation error
-# SPEC §12: 1,000 users at ~1 s a call in about a minute needs ~16 calls in flight (8 would take ~2).
+# 1,000 users at ~1 s a call in about a minute needs ~16 calls in flight (8 would take ~2).
 DEFAULT_MAX_WORKERS = 16
 
 
 def reply_schema() -> dict[str, Any]:
-    """The JSON schema of the contract (SPEC §6), strict-mode ready: every key required, no extras."""
+    """The JSON schema of the contract (docs/recommendations.md), strict-mode ready: all keys required."""
     schema = GeneratedItems.model_json_schema()
     schema["properties"]["recommendations"]["maxItems"] = MAX_ITEMS
     return schema
