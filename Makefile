@@ -46,7 +46,7 @@ dbt-build: install-dev manifest
 pytest: install-dev manifest
 	$(BIN)/pytest
 
-test: dbt-build pytest
+test: lint dbt-build pytest
 
 dev: manifest
 	mkdir -p .dagster_home && cp dagster.yaml .dagster_home/dagster.yaml
@@ -55,8 +55,11 @@ dev: manifest
 bench: install-dev manifest
 	$(BIN)/python scripts/benchmark.py
 
-lint: install-dev
+# ruff (rules in pyproject.toml), sqlfluff on the dbt project, and Dagster's own check of the definitions.
+lint: install-dev manifest
 	$(BIN)/ruff check spendsense_dagster tests scripts
+	$(BIN)/ruff format --check spendsense_dagster tests scripts
+	$(BIN)/dagster definitions validate -m spendsense_dagster.definitions
 
 clean:
 	rm -rf $(SCRATCH) data/warehouse data/review data/exports dbt_project/target dbt_project/logs
