@@ -9,6 +9,26 @@ with features as (
 
 ),
 
+persona_registry as (
+
+    select * from {{ ref('personas') }}
+
+),
+
+registry_by_persona as (
+
+    -- The registry (seeds/personas.csv) as one row: the priority of each persona with rules, and
+    -- the fallback for "no rule matched" (the one persona with is_target = false).
+    select
+        {%- for rule in personas %}
+        any_value(priority) filter (where persona = '{{ rule.persona }}') as {{ rule.persona }}_priority,
+        {%- endfor %}
+        any_value(persona) filter (where not is_target) as fallback_persona
+
+    from persona_registry
+
+),
+
 features_with_fee_history as (
 
     -- wealth_builder wants no overdraft/late fee in the last {{ fee_window }} days, also on shorter
@@ -95,28 +115,18 @@ personas_evaluated as (
 
 ),
 
-assigned as (
+matches_ranked as (
 
+    -- One entry per matched persona, sorted by the registry's priority (the struct's first field).
     select
-        *,
-        -- Personas are listed in priority order, so the filtered list keeps it.
-        list_filter(
-            [{% for rule in personas %}case when is_{{ rule.persona }} then '{{ rule.persona }}' end{% if not loop.last %}, {% endif %}{% endfor %}],
-            lambda persona: persona is not null
-        ) as matched_personas,
-        case
-            {%- for rule in personas %}
-            when is_{{ rule.persona }} then {{ rule.persona }}_confidence
-            {%- endfor %}
-            -- general_wellness: how far the customer is from every rule.
-            else round(1 - greatest({% for rule in personas %}{{ rule.persona }}_satisfied_share{% if not loop.last %}, {% endif %}{% endfor %}), 4)
-        end as confidence,
-        cast(to_json(list_filter(
+        personas_evaluated.*,
+        registry_by_persona.fallback_persona,
+        list_sort(list_filter(
             [
                 {%- for rule in personas %}
                 case when is_{{ rule.persona }} then struct_pack(
+                    priority := registry_by_persona.{{ rule.persona }}_priority,
                     persona := '{{ rule.persona }}',
-                    priority := {{ rule.priority }},
                     confidence := {{ rule.persona }}_confidence,
                     criteria := [
                         {%- for group in rule.groups %}
@@ -136,9 +146,34 @@ assigned as (
                 {%- endfor %}
             ],
             lambda matched: matched is not null
-        )) as varchar) as reasoning
+        )) as matches
 
     from personas_evaluated
+    cross join registry_by_persona
+
+),
+
+assigned as (
+
+    select
+        *,
+        list_transform(matches, lambda matched: matched.persona) as matched_personas,
+        case
+            when len(matches) > 0 then matches[1].confidence
+            -- The fallback: how far the customer is from every rule.
+            else round(1 - greatest({% for rule in personas %}{{ rule.persona }}_satisfied_share{% if not loop.last %}, {% endif %}{% endfor %}), 4)
+        end as confidence,
+        cast(to_json(list_transform(
+            matches,
+            lambda matched: struct_pack(
+                persona := matched.persona,
+                priority := matched.priority,
+                confidence := matched.confidence,
+                criteria := matched.criteria
+            )
+        )) as varchar) as reasoning
+
+    from matches_ranked
 
 ),
 
@@ -148,7 +183,7 @@ final as (
         user_id,
         window_days,
         as_of_date,
-        coalesce(matched_personas[1], 'general_wellness') as persona,
+        coalesce(matched_personas[1], fallback_persona) as persona,
         matched_personas,
         confidence,
         reasoning
