@@ -13,7 +13,13 @@ with registry_targets as (
 
 rule_personas as (
 
-    select unnest([{% for persona in rule_personas %}'{{ persona }}'{% if not loop.last %}, {% endif %}{% endfor %}]::varchar[]) as persona
+    select rules.persona
+    from (
+        values
+        {%- for persona in rule_personas %}
+        ('{{ persona }}'){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as rules (persona)
 
 ),
 
