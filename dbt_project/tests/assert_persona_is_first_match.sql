@@ -1,12 +1,30 @@
 -- Failure means the primary persona is not the highest-priority match: a row whose persona is not
--- the first of matched_personas, or general_wellness although some rule matched.
-select
-    user_id,
-    window_days,
-    persona,
-    matched_personas
+-- the first of matched_personas, or not the registry's fallback although no rule matched, or the
+-- fallback listed as a match.
+-- It reads the model and the registry seed: Dagster shows it as a check on the model named here.
+{{ config(meta={'dagster': {'ref': {'name': 'user_personas'}}}) }}
 
-from {{ ref('user_personas') }}
-where (len(matched_personas) = 0 and persona <> 'general_wellness')
-    or (len(matched_personas) > 0 and persona <> matched_personas[1])
-    or list_contains(matched_personas, 'general_wellness')
+with personas as (
+
+    select * from {{ ref('user_personas') }}
+
+),
+
+fallback as (
+
+    select persona as fallback_persona from {{ ref('personas') }}
+    where not is_target
+
+)
+
+select
+    personas.user_id,
+    personas.window_days,
+    personas.persona,
+    personas.matched_personas
+
+from personas
+cross join fallback
+where (len(personas.matched_personas) = 0 and personas.persona <> fallback.fallback_persona)
+    or (len(personas.matched_personas) > 0 and personas.persona <> personas.matched_personas[1])
+    or list_contains(personas.matched_personas, fallback.fallback_persona)

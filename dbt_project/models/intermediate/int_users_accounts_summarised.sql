@@ -14,10 +14,11 @@ latest_liability_per_account as (
 
     -- A card has one liability row; should a feed repeat it, the latest is the card's state.
     select * from liabilities
-    qualify row_number() over (
-        partition by account_id
-        order by created_at desc nulls last, liability_id desc
-    ) = 1
+    qualify
+        row_number() over (
+            partition by account_id
+            order by created_at desc nulls last, liability_id desc
+        ) = 1
 
 ),
 

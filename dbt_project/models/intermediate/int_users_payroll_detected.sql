@@ -1,4 +1,10 @@
 {{ config(materialized='table') }}
+{#- Median pay gap ranges (days) of each cadence, e.g. "5 and 9" (vars in dbt_project.yml). #}
+{%- set weekly_gaps = var('pay_weekly_min_gap_days') ~ ' and ' ~ var('pay_weekly_max_gap_days') %}
+{%- set semi_monthly_gaps =
+    var('pay_semi_monthly_min_gap_days') ~ ' and ' ~ var('pay_semi_monthly_max_gap_days') %}
+{%- set biweekly_gaps = var('pay_biweekly_min_gap_days') ~ ' and ' ~ var('pay_biweekly_max_gap_days') %}
+{%- set monthly_gaps = var('pay_monthly_min_gap_days') ~ ' and ' ~ var('pay_monthly_max_gap_days') %}
 
 with windowed as (
 
@@ -85,16 +91,16 @@ classified as (
         median_pay_gap_days,
         case
             when median_pay_gap_days is null then null
-            when median_pay_gap_days between {{ var('pay_weekly_min_gap_days') }} and {{ var('pay_weekly_max_gap_days') }}
+            when median_pay_gap_days between {{ weekly_gaps }}
                 then 'weekly'
             -- Fixed days of the month first: 15th-and-last pay also has steady ~15-day gaps.
-            when median_pay_gap_days between {{ var('pay_semi_monthly_min_gap_days') }} and {{ var('pay_semi_monthly_max_gap_days') }}
+            when median_pay_gap_days between {{ semi_monthly_gaps }}
                 and fixed_day_share >= {{ var('pay_semi_monthly_min_share') }}
                 then 'semi_monthly'
-            when median_pay_gap_days between {{ var('pay_biweekly_min_gap_days') }} and {{ var('pay_biweekly_max_gap_days') }}
+            when median_pay_gap_days between {{ biweekly_gaps }}
                 and steady_gap_share >= {{ var('pay_steady_min_share') }}
                 then 'biweekly'
-            when median_pay_gap_days between {{ var('pay_monthly_min_gap_days') }} and {{ var('pay_monthly_max_gap_days') }}
+            when median_pay_gap_days between {{ monthly_gaps }}
                 then 'monthly'
             else 'irregular'
         end as pay_frequency,

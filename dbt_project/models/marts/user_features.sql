@@ -75,7 +75,9 @@ joined as (
         coalesce(transaction_aggregates.net_savings_flow, 0) as net_savings_flow,
         coalesce(transaction_aggregates.payroll_income, 0) as payroll_income,
         coalesce(transaction_aggregates.interest_charges_present, false) as interest_charges_present,
-        coalesce(transaction_aggregates.overdraft_or_late_fee_present, false) as overdraft_or_late_fee_present,
+        coalesce(
+            transaction_aggregates.overdraft_or_late_fee_present, false
+        ) as overdraft_or_late_fee_present,
         coalesce(recurring_summary.recurring_merchants, 0) as recurring_merchants,
         coalesce(recurring_summary.monthly_recurring_spend, 0) as monthly_recurring_spend,
         coalesce(recurring_summary.recurring_spend_in_window, 0) as recurring_spend_in_window,

@@ -1,11 +1,33 @@
+{#- Rules from persona_rules() (criteria only); the priority order and the fallback persona from the
+    registry seed (seeds/personas.csv). Generated columns come first in each step, then `*`. -#}
 {%- set personas = persona_rules() %}
 {%- set all_criteria = [] %}
-{%- for rule in personas %}{% for group in rule.groups %}{% do all_criteria.extend(group) %}{% endfor %}{% endfor %}
+{%- for rule in personas %}{% do all_criteria.extend(rule.groups | sum(start=[])) %}{% endfor %}
 {%- set fee_window = var('persona_wealth_builder_fee_free_window_days') %}
 
 with features as (
 
     select * from {{ ref('user_features') }}
+
+),
+
+persona_registry as (
+
+    select * from {{ ref('personas') }}
+
+),
+
+registry_by_persona as (
+
+    -- The registry as one row: the priority of each persona with rules, and the fallback for
+    -- "no rule matched" (the one persona with is_target = false).
+    select
+        {%- for rule in personas %}
+        any_value(priority) filter (where persona = '{{ rule.persona }}') as {{ rule.persona }}_priority,
+        {%- endfor %}
+        any_value(persona) filter (where not is_target) as fallback_persona
+
+    from persona_registry
 
 ),
 
@@ -30,11 +52,12 @@ criteria_evaluated as (
 
     -- Rules are generated column-wise from persona_rules(): one pass over the rows, no reshaping.
     select
-        *,
         {%- for criterion in all_criteria %}
-        coalesce({{ criterion.value }} {{ criterion.operator }} {{ criterion.threshold }}, false)
-            as is_{{ criterion.name }}_satisfied{% if not loop.last %},{% endif %}
+        coalesce(
+            {{ criterion.value }} {{ criterion.operator }} {{ criterion.threshold }}, false
+        ) as is_{{ criterion.name }}_satisfied,
         {%- endfor %}
+        *
 
     from features_with_fee_history
 
@@ -45,20 +68,25 @@ criteria_scored as (
     -- Strength of a satisfied criterion: 1 for a flag; 0.5 plus half the margin over the threshold
     -- (relative to it, capped at 100 %) for a number. Unsatisfied: 0.
     select
-        *,
         {%- for criterion in all_criteria %}
         case
             when not is_{{ criterion.name }}_satisfied then 0.0
             {%- if criterion.is_flag %}
             else 1.0
             {%- else %}
-            else 0.5 + 0.5 * coalesce(least(
-                abs({{ criterion.value }} - {{ criterion.threshold }}) / nullif(abs({{ criterion.threshold }}), 0),
-                1.0
-            ), 1.0)
+            else
+                0.5 + 0.5 * coalesce(
+                    least(
+                        abs({{ criterion.value }} - {{ criterion.threshold }})
+                        / nullif(abs({{ criterion.threshold }}), 0),
+                        1.0
+                    ),
+                    1.0
+                )
             {%- endif %}
-        end as {{ criterion.name }}_strength{% if not loop.last %},{% endif %}
+        end as {{ criterion.name }}_strength,
         {%- endfor %}
+        *
 
     from criteria_evaluated
 
@@ -67,31 +95,115 @@ criteria_scored as (
 personas_evaluated as (
 
     select
-        *,
         {%- for rule in personas %}
         {%- set criteria = rule.groups | sum(start=[]) %}
-        {%- set satisfied_count -%}
-            ({% for criterion in criteria %}is_{{ criterion.name }}_satisfied::integer{% if not loop.last %} + {% endif %}{% endfor %})
-        {%- endset %}
         -- {{ rule.persona }}: every group (AND) has a satisfied criterion (OR).
-        {% for group in rule.groups -%}
-        ({% for criterion in group %}is_{{ criterion.name }}_satisfied{% if not loop.last %} or {% endif %}{% endfor %})
-        {%- if not loop.last %}
-        and {% endif %}
-        {%- endfor %} as is_{{ rule.persona }},
-        {{ satisfied_count }} / {{ criteria | length }} as {{ rule.persona }}_satisfied_share,
-        round(
-            0.5 * {{ satisfied_count }} / {{ criteria | length }}
-            + 0.5 * coalesce(
-                ({% for criterion in criteria %}{{ criterion.name }}_strength{% if not loop.last %} + {% endif %}{% endfor %})
-                / nullif({{ satisfied_count }}, 0),
-                0
-            ),
-            4
-        ) as {{ rule.persona }}_confidence{% if not loop.last %},{% endif %}
+        (
+            {%- for group in rule.groups %}
+            {% if not loop.first %}and {% endif %}(
+                {%- for criterion in group %}
+                {% if not loop.first %}or {% endif %}is_{{ criterion.name }}_satisfied
+                {%- endfor %}
+            )
+            {%- endfor %}
+        ) as is_{{ rule.persona }},
+        (
+            {%- for criterion in criteria %}
+            {% if not loop.first %}+ {% endif %}is_{{ criterion.name }}_satisfied::integer
+            {%- endfor %}
+        ) as {{ rule.persona }}_satisfied_count,
+        (
+            {%- for criterion in criteria %}
+            {% if not loop.first %}+ {% endif %}{{ criterion.name }}_strength
+            {%- endfor %}
+        ) as {{ rule.persona }}_strength_sum,
         {%- endfor %}
+        *
 
     from criteria_scored
+
+),
+
+personas_scored as (
+
+    select
+        {%- for rule in personas %}
+        {%- set criterion_count = rule.groups | sum(start=[]) | length %}
+        {{ rule.persona }}_satisfied_count / {{ criterion_count }} as {{ rule.persona }}_satisfied_share,
+        round(
+            0.5 * {{ rule.persona }}_satisfied_count / {{ criterion_count }}
+            + 0.5 * coalesce(
+                {{ rule.persona }}_strength_sum / nullif({{ rule.persona }}_satisfied_count, 0), 0
+            ),
+            4
+        ) as {{ rule.persona }}_confidence,
+        {%- endfor %}
+        *
+
+    from personas_evaluated
+
+),
+
+personas_with_registry as (
+
+    -- The registry's one row beside every customer row (a cross join with a single row).
+    select
+        personas_scored.*,
+        registry_by_persona.*
+
+    from personas_scored
+    cross join registry_by_persona
+
+),
+
+persona_matches as (
+
+    -- Per persona: null, or the reasoning of a match with the registry's priority as first field.
+    select
+        {%- for rule in personas %}
+        case
+            when is_{{ rule.persona }} then
+                struct_pack(
+                    priority := {{ rule.persona }}_priority,
+                    persona := '{{ rule.persona }}',
+                    confidence := {{ rule.persona }}_confidence,
+                    criteria := [
+                        {%- for criterion in rule.groups | sum(start=[]) %}
+                        struct_pack(
+                            feature := '{{ criterion.feature }}',
+                            value := to_json({{ criterion.value }}),
+                            operator := '{{ criterion.operator }}',
+                            threshold := to_json({{ criterion.threshold }}),
+                            satisfied := is_{{ criterion.name }}_satisfied
+                        ),
+                        {%- endfor %}
+                    ]
+                )
+        end as {{ rule.persona }}_match,
+        {%- endfor %}
+        *
+
+    from personas_with_registry
+
+),
+
+matches_ranked as (
+
+    -- The matches sorted by the registry's priority (the structs' first field).
+    select
+        list_sort(
+            list_filter(
+                [
+                    {%- for rule in personas %}
+                    {{ rule.persona }}_match,
+                    {%- endfor %}
+                ],
+                lambda matched: matched is not null
+            )
+        ) as matches,
+        *
+
+    from persona_matches
 
 ),
 
@@ -99,46 +211,33 @@ assigned as (
 
     select
         *,
-        -- Personas are listed in priority order, so the filtered list keeps it.
-        list_filter(
-            [{% for rule in personas %}case when is_{{ rule.persona }} then '{{ rule.persona }}' end{% if not loop.last %}, {% endif %}{% endfor %}],
-            lambda persona: persona is not null
-        ) as matched_personas,
+        list_transform(matches, lambda matched: matched['persona']) as matched_personas,
         case
-            {%- for rule in personas %}
-            when is_{{ rule.persona }} then {{ rule.persona }}_confidence
-            {%- endfor %}
-            -- general_wellness: how far the customer is from every rule.
-            else round(1 - greatest({% for rule in personas %}{{ rule.persona }}_satisfied_share{% if not loop.last %}, {% endif %}{% endfor %}), 4)
+            when len(matches) > 0 then matches[1]['confidence']
+            -- The fallback: how far the customer is from every rule.
+            else
+                round(
+                    1 - greatest(
+                        {%- for rule in personas %}
+                        {{ rule.persona }}_satisfied_share{% if not loop.last %},{% endif %}
+                        {%- endfor %}
+                    ),
+                    4
+                )
         end as confidence,
-        cast(to_json(list_filter(
-            [
-                {%- for rule in personas %}
-                case when is_{{ rule.persona }} then struct_pack(
-                    persona := '{{ rule.persona }}',
-                    priority := {{ rule.priority }},
-                    confidence := {{ rule.persona }}_confidence,
-                    criteria := [
-                        {%- for group in rule.groups %}
-                        {%- set outer_last = loop.last %}
-                        {%- for criterion in group %}
-                        struct_pack(
-                            feature := '{{ criterion.feature }}',
-                            value := to_json({{ criterion.value }}),
-                            operator := '{{ criterion.operator }}',
-                            threshold := to_json({{ criterion.threshold }}),
-                            satisfied := is_{{ criterion.name }}_satisfied
-                        ){% if not (loop.last and outer_last) %},{% endif %}
-                        {%- endfor %}
-                        {%- endfor %}
-                    ]
-                ) end{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            ],
-            lambda matched: matched is not null
-        )) as varchar) as reasoning
+        to_json(
+            list_transform(
+                matches,
+                lambda matched: struct_pack(
+                    persona := matched['persona'],
+                    priority := matched['priority'],
+                    confidence := matched['confidence'],
+                    criteria := matched['criteria']
+                )
+            )
+        )::varchar as reasoning
 
-    from personas_evaluated
+    from matches_ranked
 
 ),
 
@@ -148,7 +247,7 @@ final as (
         user_id,
         window_days,
         as_of_date,
-        coalesce(matched_personas[1], 'general_wellness') as persona,
+        coalesce(matched_personas[1], fallback_persona) as persona,
         matched_personas,
         confidence,
         reasoning

@@ -33,22 +33,27 @@ categorised as (
 
         -- Plaid puts the kind in the subtype (type depository / subtype savings), the original
         -- SpendSense files in the type: look at both.
-        regexp_matches(coalesce(account_type, ''), '{{ patterns.checking_account_type }}')
+        (
+            regexp_matches(coalesce(account_type, ''), '{{ patterns.checking_account_type }}')
             or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.checking_account_type }}')
-            as is_checking,
-        regexp_matches(coalesce(account_type, ''), '{{ patterns.savings_account_type }}')
+        ) as is_checking,
+        (
+            regexp_matches(coalesce(account_type, ''), '{{ patterns.savings_account_type }}')
             or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.savings_account_type }}')
             or coalesce(account_subtype, '') like '%savings%'
-            as is_savings_like,
-        regexp_matches(coalesce(account_type, ''), '{{ patterns.credit_card_account_type }}')
+        ) as is_savings_like,
+        (
+            regexp_matches(coalesce(account_type, ''), '{{ patterns.credit_card_account_type }}')
             or coalesce(account_subtype, '') = 'credit card'
-            as is_credit_card,
-        regexp_matches(coalesce(account_type, ''), '{{ patterns.investment_account_type }}')
+        ) as is_credit_card,
+        (
+            regexp_matches(coalesce(account_type, ''), '{{ patterns.investment_account_type }}')
             or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.investment_account_type }}')
-            as is_investment,
-        regexp_matches(coalesce(account_type, ''), '{{ patterns.depository_account_type }}')
+        ) as is_investment,
+        (
+            regexp_matches(coalesce(account_type, ''), '{{ patterns.depository_account_type }}')
             or regexp_matches(coalesce(account_subtype, ''), '{{ patterns.depository_account_type }}')
-            as is_depository_type
+        ) as is_depository_type
 
     from labelled
 
@@ -59,9 +64,11 @@ final as (
     select
         * exclude (is_depository_type),
         -- Where pay can land (SPEC §4 income rule): any cash account, never a card or a brokerage.
-        (is_depository_type or is_checking or is_savings_like)
+        (
+            (is_depository_type or is_checking or is_savings_like)
             and not is_credit_card
-            and not is_investment as is_depository
+            and not is_investment
+        ) as is_depository
 
     from categorised
 

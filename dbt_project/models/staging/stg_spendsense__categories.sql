@@ -36,11 +36,15 @@ flagged as (
         regexp_matches(category_text, '{{ patterns.loan_payment }}') as is_loan_payment,
         regexp_matches(category_text, '{{ patterns.savings_deposit }}') as is_savings_deposit,
         regexp_matches(category_text, '{{ patterns.interest }}') as has_interest_category,
-        regexp_matches(category_text, '{{ patterns.fee }}')
-            and not regexp_matches(category_text, '{{ patterns.interest }}') as has_fee_category,
+        (
+            regexp_matches(category_text, '{{ patterns.fee }}')
+            and not regexp_matches(category_text, '{{ patterns.interest }}')
+        ) as has_fee_category,
         -- Income, payroll, salary or wages; interest earned, dividends, refunds and transfers are not pay.
-        regexp_matches(category_text, '{{ patterns.income }}')
-            and not regexp_matches(category_text, '{{ patterns.not_pay_income }}') as has_pay_category
+        (
+            regexp_matches(category_text, '{{ patterns.income }}')
+            and not regexp_matches(category_text, '{{ patterns.not_pay_income }}')
+        ) as has_pay_category
 
     from labelled
 

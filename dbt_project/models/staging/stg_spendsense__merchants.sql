@@ -1,4 +1,11 @@
 {{ config(materialized='table') }}
+{#- Trailing store numbers and reference codes, any number of them in a row: "#1234" / "*ab12cd",
+    "store 0042" (also str, location, loc, unit, no), or a last token with a digit ("0042"). -#}
+{%- set store_suffix = [
+    '\s*[#*]\s*[a-z]*[0-9][a-z0-9]*',
+    '\s+(store|str|location|loc|unit|no)\s*#?\s*[0-9]+',
+    '\s+[a-z]*[0-9][a-z0-9]*',
+] %}
 
 -- One row per distinct merchant name of raw.transactions with its normalised key. A lookup of its
 -- own so the regular expressions run once per name, and only the models that group by merchant
@@ -33,7 +40,7 @@ keyed as (
         nullif(trim(regexp_replace(
             regexp_replace(
                 merchant_text,
-                '(\s*[#*]\s*[a-z]*[0-9][a-z0-9]*|\s+(store|str|location|loc|unit|no)\s*#?\s*[0-9]+|\s+[a-z]*[0-9][a-z0-9]*)+$',
+                '({{ store_suffix | join("|") }})+$',
                 ''
             ),
             '[\s#*]+', ' ', 'g'

@@ -26,7 +26,7 @@ renamed as (
         user_id,
         date as transaction_date,
         -- Every model downstream reads the spendsense convention: amount < 0 is money leaving.
-        {% if amount_convention == 'plaid' -%} -amount {%- else -%} amount {%- endif %} as amount,
+        {% if amount_convention == 'plaid' -%} -amount as amount {%- else -%} amount {%- endif %},
         merchant_name,
         merchant_entity_id,
         payment_channel,
@@ -81,16 +81,22 @@ final as (
         amount < 0 and has_interest_category as is_interest_charge,
         amount < 0 and has_fee_category as is_overdraft_or_late_fee,
         -- SPEC §4 spend: outflows except moves between own accounts and debt / card payments.
-        amount < 0
+        (
+            amount < 0
             and not (is_transfer_like or is_credit_card_payment or is_loan_payment or is_savings_deposit)
-            as is_spend,
+        ) as is_spend,
         -- SPEC §4 income rule, minus the account check (int_transactions_windowed adds "depository"):
         -- an inflow labelled income / payroll / salary, or from a merchant saying PAYROLL, SALARY or
         -- DIRECT DEP. A plain ACH deposit or a transfer from one's own account is not pay. The case
         -- keeps the merchant expression to inflows, a few percent of the rows.
         case
-            when amount > 0 then has_pay_category
-                or coalesce(regexp_matches(lower(merchant_name), '{{ patterns.payroll_merchant }}'), false)
+            when amount > 0
+                then (
+                    has_pay_category
+                    or coalesce(
+                        regexp_matches(lower(merchant_name), '{{ patterns.payroll_merchant }}'), false
+                    )
+                )
             else false
         end as is_payroll_like
 
