@@ -60,3 +60,8 @@ def test_every_registry_persona_has_a_prompt_and_every_prompt_a_persona():
         assert (PROMPTS_DIR / f"{persona}.md").is_file(), f"prompts/{persona}.md is missing"
     prompt_personas = {path.stem for path in PROMPTS_DIR.glob("*.md")} - {"base"}
     assert prompt_personas == set(PERSONAS)
+
+
+def test_every_registry_persona_has_templates_and_every_template_file_a_persona():
+    templates_dir = PROMPTS_DIR / "templates"
+    assert {path.stem for path in templates_dir.glob("*.md")} == set(PERSONAS)

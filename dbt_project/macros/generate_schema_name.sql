@@ -1,4 +1,4 @@
-{#- Schemas are exactly staging / intermediate / marts, with no target prefix (SPEC §11):
+{#- Schemas are exactly staging / intermediate / marts, with no target prefix (docs/data_contract.md):
     the Python stages read marts.* by name. -#}
 {% macro generate_schema_name(custom_schema_name, node) -%}
     {%- if custom_schema_name is none -%}

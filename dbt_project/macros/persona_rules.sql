@@ -1,4 +1,4 @@
-{#- SPEC §5 persona rules as data, thresholds from vars (dbt_project.yml): a list of
+{#- docs/features.md persona rules as data, thresholds from vars (dbt_project.yml): a list of
     {persona, groups} in no meaningful order, each group a list of criteria {name, feature, value,
     operator, threshold, is_flag}. A persona matches when every group holds; a group holds when
     any of its criteria does (AND of ORs). `value` is the SQL the criterion reads from

@@ -1,5 +1,5 @@
 {#- The as-of date D as a SQL expression: the `as_of_date` var when given (the pipeline always
-    passes it), else the latest transaction date of `transactions`. Never the wall clock (SPEC §3). -#}
+    passes it), else the latest transaction date of `transactions`. Never the wall clock (docs/features.md). -#}
 {% macro as_of_date(transactions) -%}
     {%- set as_of = var('as_of_date', none) -%}
     {%- if as_of is none or as_of | string | trim == '' -%}
@@ -10,7 +10,7 @@
 {%- endmacro %}
 
 
-{#- One row per feature window (SPEC §3): a window of W days holds window_start_date <= date <= D,
+{#- One row per feature window (docs/features.md): a window of W days holds window_start_date <= date <= D,
     i.e. D - W < date <= D; cadence features look back max(W, cadence_min_lookback_days) days. -#}
 {% macro feature_windows(transactions) -%}
     {%- set window_days = var('window_days') -%}

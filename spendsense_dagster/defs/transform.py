@@ -26,7 +26,7 @@ dbt_project.prepare_if_dev()
 
 # raw.run_context is written by the transactions ingest, so dbt's source points at that asset.
 SOURCE_TABLE_TO_ASSET = {"run_context": "transactions"}
-PERSONA_MODELS = {"user_personas"}
+PERSONA_MODELS = {"user_personas", "personas"}  # the mart and the registry seed it ranks by
 
 
 class SpendSenseTranslator(DagsterDbtTranslator):

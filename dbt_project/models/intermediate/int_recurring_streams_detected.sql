@@ -66,7 +66,7 @@ history_bounds as (
 
 spend as (
 
-    -- Streams are built from the posted outflows counted in total_spend (SPEC §4). Interest and
+    -- Streams are built from the posted outflows counted in total_spend (docs/features.md). Interest and
     -- fees are spend too, but a bank charging them monthly is not a subscription.
     select
         user_numbers.user_number,

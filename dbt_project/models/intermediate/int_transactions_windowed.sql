@@ -19,7 +19,7 @@ windows as (
 
 posted as (
 
-    -- Pending transactions may still change: excluded from every feature (SPEC §3).
+    -- Pending transactions may still change: excluded from every feature (docs/features.md).
     select * from transactions
     where not is_pending
 

@@ -141,7 +141,7 @@ derived as (
         round(total_spend / months, 2) as avg_monthly_spend,
         round(net_savings_flow / months, 2) as net_savings_inflow,
         round(payroll_income / months, 2) as avg_monthly_income,
-        -- Balance at window start = balance now - net flow in the window (SPEC §4).
+        -- Balance at window start = balance now - net flow in the window (docs/features.md).
         total_savings_balance - net_savings_flow as savings_start_balance
 
     from rounded
@@ -156,7 +156,7 @@ ratios as (
         case
             when total_spend > 0 then round(recurring_spend_in_window / total_spend, 4) else 0
         end as subscription_spend_share,
-        -- No growth rate from a zero or negative start: that would invent "100 %" (SPEC §4).
+        -- No growth rate from a zero or negative start: that would invent "100 %" (docs/features.md).
         case
             when savings_start_balance > 0 then round(net_savings_flow / savings_start_balance, 4)
         end as savings_growth_rate,
@@ -175,7 +175,7 @@ behaviors as (
 
     select
         *,
-        -- SPEC §4: how many of twelve named behaviours hold (the coverage metric counts >= 3).
+        -- How many of twelve named behaviours hold (docs/features.md) (the coverage metric counts >= 3).
         (recurring_merchants >= 1)::integer
         + (net_savings_inflow > 0)::integer
         + coalesce(max_utilization > 0, false)::integer

@@ -63,7 +63,7 @@ final as (
 
     select
         * exclude (is_depository_type),
-        -- Where pay can land (SPEC §4 income rule): any cash account, never a card or a brokerage.
+        -- Where pay can land (the income rule, docs/features.md): any cash account, not a card.
         (
             (is_depository_type or is_checking or is_savings_like)
             and not is_credit_card

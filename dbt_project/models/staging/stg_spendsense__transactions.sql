@@ -80,12 +80,12 @@ final as (
         is_savings_deposit,
         amount < 0 and has_interest_category as is_interest_charge,
         amount < 0 and has_fee_category as is_overdraft_or_late_fee,
-        -- SPEC §4 spend: outflows except moves between own accounts and debt / card payments.
+        -- Spend (docs/features.md): outflows except moves between own accounts and debt / card payments.
         (
             amount < 0
             and not (is_transfer_like or is_credit_card_payment or is_loan_payment or is_savings_deposit)
         ) as is_spend,
-        -- SPEC §4 income rule, minus the account check (int_transactions_windowed adds "depository"):
+        -- The income rule (docs/features.md) minus the account check (added by int_transactions_windowed):
         -- an inflow labelled income / payroll / salary, or from a merchant saying PAYROLL, SALARY or
         -- DIRECT DEP. A plain ACH deposit or a transfer from one's own account is not pay. The case
         -- keeps the merchant expression to inflows, a few percent of the rows.
