@@ -78,9 +78,9 @@ def markup_problems(text: str) -> list[str]:
         if ":" in visible:
             squeezed = _INVISIBLE.sub("", visible)
             if _SCRIPT_SCHEME.search(squeezed):
-                problems["a script URL (javascript:, vbscript:)"] = None
+                problems["a script URL (javascript or vbscript scheme)"] = None
             if "data" in lowered and (_DATA_URL.search(visible) or _DATA_URL.search(squeezed)):
-                problems["a data: URL"] = None
+                problems["a data URL"] = None
         if "]" in visible:
             targets = [
                 m.group(1) for pattern in (_MARKDOWN_LINK, _REFERENCE) for m in pattern.finditer(visible)
