@@ -50,7 +50,9 @@ def _critical(result) -> set[str]:
     ["wa\u200bsteful", "irre\u00adsponsible", "w\u0430steful", "ｗａｓｔｅｆｕｌ", "w a s t e f u l",
      "w.a.s.t.e.f.u.l", "WASTEFUL", "r\u0435\u0441\u043aless", "f\u03bf\u03bflish", "ca\u0301reless",
      "w4st3ful", "wa$teful", "irre\u2060sponsible", "waste\u200dful",
-     "out\u00a0of\u00a0control", "you\u2019re overspending", "irresponsibly"],
+     "out\u00a0of\u00a0control", "you\u2019re overspending", "irresponsibly",
+     "\u1d21\u1d00\ua731\u1d1b\u1d07\ua730\u1d1c\u029f", "wastefuI", "W4STEFUL",
+     "\U0001d430\U0001d41a\U0001d42c\U0001d42d\U0001d41e\U0001d41f\U0001d42e\U0001d425"],
 )  # fmt: skip
 def test_disguised_shaming_words_are_found(disguised):
     assert shaming_phrases(TextForms(f"That was {disguised}.")) != []
@@ -142,7 +144,7 @@ def test_the_securities_list_is_a_few_hundred_listings_with_a_source():
     ["Ada Lovelace", "Lovelace, Ada", "ADA KING LOVELACE", "Ada K. Lovelace", "Lovelace Ada King",
      "A d a L o v e l a c e", "Ada Love\u200blace", "Dear Ada,", "Ms. Lovelace", "ada.lovelace@example.com",
      "ada dot lovelace at example dot com", "ada [dot] lovelace [at] example [dot] com",
-     "ada.lovelace @ example.com", "someone@else.org", "bob (at) mail (dot) com", "call (555) 867-5309",
+     "ada.lovelace @ example.com", "call (555) 867-5309",
      "+44 20 7946 0958", "SSN 123-45-6789", "4111 1111 1111 1111", "4111-1111-1111-1111",
      "account 4000123456", "account 4000 1234 56", "acct-4000123456", "digits 400012"],
 )  # fmt: skip
@@ -156,8 +158,9 @@ def test_pii_shapes_are_critical_and_never_repeated(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["the card ending 3456", "Ada", "Lovelace", "in 2025", "$1,234 a month", "19.99%-28.99%",
-     "12 months", "SSN 000-99-8888", "4111 1111 1111 1112", "on 2025-06-30", "a look at example data"],
+    ["the card ending 3456", "Ada", "Lovelace", "in 2025", "support@partner.example", "$1,234 a month",
+     "19.99%-28.99%", "12 months", "SSN 000-99-8888", "4111 1111 1111 1112", "on 2025-06-30",
+     "a look at example data"],
 )  # fmt: skip
 def test_near_pii_is_not_flagged(text):
     assert pii_messages(normalise(text), USER) == [], text
@@ -218,7 +221,9 @@ def test_cited_facts_compare_in_the_features_unit():
      "[x](java\tscript:alert(1))", "[x](java&#x09;script:alert(1))", "[x](javascript&colon;alert(1))",
      "[x](http://evil.example)", "![i](http://evil.example/a.png)", "[x](//evil.example)", "[x](/relative)",
      "[x](data:text/html;base64,AAAA)", "[r]: http://evil.example", "<http://evil.example>",
-     "visit http://evil.example", "visit www.evil.example", "vbscript:msgbox", '" onmouseover="alert(1)'],
+     "visit http://evil.example", "visit www.evil.example", "vbscript:msgbox", '" onmouseover="alert(1)',
+     "%3Cscript%3Ealert(1)%3C/script%3E", "&#60;iframe src=x&#62;", "<IMG SRC=JaVaScRiPt:alert(1)>",
+     "[x](<javascript:alert(1)>)", "[x]( javascript:alert(1))", "<javascript:alert(1)>", "<style>x</style>"],
 )  # fmt: skip
 def test_markup_is_critical(text):
     assert markup_problems(text), text

@@ -2,10 +2,11 @@
 live link is critical, and text from the input feed is made plain before it reaches a prompt or a
 template.
 
-`markup_problems` reads the raw text and its HTML-unescaped forms (so `&lt;script&gt;` and
-`java&#x09;script:` count too): an HTML tag, comment or declaration; an event-handler attribute
-(`onerror=`); a `javascript:`, `vbscript:` or `data:` URL; a markdown link, image or reference
-whose target is not `https://`; an autolink or bare URL that is not https.
+`markup_problems` reads the raw text and its HTML-unescaped and percent-decoded forms
+(`&lt;script&gt;`, `%3Cscript%3E` and `java&#x09;script:` count too): an HTML tag, comment or
+declaration; an event-handler attribute (`onerror=`); a `javascript:`, `vbscript:` or `data:` URL; a
+markdown link, image or reference whose target is not `https://`; an autolink or bare URL that is
+not https.
 
 `plain_text` is the feed sanitiser: entities decoded, tags and angle brackets removed, markdown link
 brackets and backticks removed, script-like URL schemes defused, control and format characters
@@ -18,6 +19,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from urllib.parse import unquote
 
 _TAG = re.compile(r"<\s*/?\s*([a-z][a-z0-9\-]*)(?=[\s/>]|$)|<\s*(!--|!\[cdata\[|!doctype|\?)", re.I)
 _EVENT_HANDLER = re.compile(r"(?<![\w-])on[a-z]{3,}\s*=", re.I)
@@ -43,9 +45,13 @@ _INERT_SCHEME = re.compile(r"\b([a-z][a-z0-9+.\-]*):(?=//)|\b((?:java|vb|live)sc
 
 
 def _unescaped_forms(text: str) -> list[str]:
-    """The text as written and as a renderer may decode it (entities twice: `&amp;lt;` too)."""
-    once = html.unescape(text)
-    return list(dict.fromkeys([text, once, html.unescape(once)]))
+    """The text as written and as a renderer or a link may decode it: entities (twice, `&amp;lt;` too)
+    and percent-escapes (`%3Cscript%3E`)."""
+    once = html.unescape(text) if "&" in text else text
+    forms = [text, once, html.unescape(once) if "&" in once else once]
+    if "%" in text:
+        forms.extend(unquote(form) for form in list(forms))
+    return list(dict.fromkeys(forms))
 
 
 def _without_format_chars(text: str) -> str:

@@ -24,6 +24,9 @@ from typing import Any
 
 # Characters that render as nothing but are letters, not format characters (Hangul fillers).
 _INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+_LATIN_LETTER_NAME = re.compile(
+    r"LATIN (?:LETTER SMALL CAPITAL|SMALL LETTER|CAPITAL LETTER) ([A-Z])(?: WITH .*)?$"
+)
 _REMOVED_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
 # A word spelled out with one separator between letters: "w a s t e f u l", "w.a.s.t.e.f.u.l".
 _LETTER_SPACED = re.compile(r"(?<![^\W\d_])(?:[^\W\d_][ .\-_*·](?=[^\W\d_])){2,}[^\W\d_](?![^\W\d_])")
@@ -32,7 +35,17 @@ _SPELLED_HINT = re.compile(r"[ .\-_*·][^\W\d_][ .\-_*·][^\W\d_][ .\-_*·]")
 _ASCII_FOLD = {**{code: " " for code in (*range(32), 127)}, ord("`"): "'"}
 # Inside a word, these may be sprinkled between letters to dodge a phrase list ("was-te.ful").
 INTRA_WORD = r"[\-.'_*·]?"
-_SQUEEZE = str.maketrans("", "", " -.'_*·")
+_SQUEEZE = str.maketrans("1|!i0@4$537", "lllloaasset", " -.'_*·")
+# Characters that pass for a letter in a phrase ("l" for "I", "0" for "o"): `word_pattern` accepts them.
+_LOOKALIKES = {
+    "l": "[l1i|!]",
+    "i": "[il1|!]",
+    "o": "[o0]",
+    "a": "[a4@]",
+    "e": "[e3]",
+    "s": "[s5$]",
+    "t": "[t7]",
+}
 _LEET = str.maketrans("4310@$57", "aeioasst")
 # A word with a letter next to a digit, "@" or "$" (a plain number or amount is not a leet word).
 _LEET_TOKEN = re.compile(r"[a-z0-9@$]*(?:[a-z][0-9@$]|[0-9@$][a-z])[a-z0-9@$]*")
@@ -64,12 +77,14 @@ def _confusable_letters() -> dict[str, str]:
 
 
 def _fold_letter(char: str) -> str | None:
-    """The lower-case ASCII character a non-ASCII one imitates, trying its other case too ("к" via "К")."""
+    """The lower-case ASCII character a non-ASCII one imitates, trying its other case too ("к" via "К");
+    a decorated or small-capital Latin letter the list leaves out reads as its base letter ("ᴀ", "ꜰ")."""
     letters = _confusable_letters()
     for candidate in (char.lower(), char, char.upper()):
         if candidate in letters:
             return letters[candidate].lower()
-    return None
+    match = _LATIN_LETTER_NAME.match(unicodedata.name(char, ""))
+    return match.group(1).lower() if match else None
 
 
 class _FoldTable(dict):
@@ -171,8 +186,9 @@ class TextForms:
 
 
 def word_pattern(word: str) -> str:
-    """A regex for one normalised word that tolerates intra-word punctuation between its letters."""
-    return INTRA_WORD.join(re.escape(char) for char in word.replace("'", ""))
+    """A regex for one normalised word that tolerates intra-word punctuation between its letters and
+    the digits and symbols that pass for letters ("wastefuI", "w4$teful")."""
+    return INTRA_WORD.join(_LOOKALIKES.get(char, re.escape(char)) for char in word.replace("'", ""))
 
 
 def phrase_regex(phrase: str) -> str:
@@ -187,5 +203,6 @@ def phrase_pattern(phrases: Sequence[str]) -> re.Pattern[str]:
 
 
 def squeeze(text: str) -> str:
-    """The text without spaces and intra-word punctuation: a cheap pre-check before phrase regexes."""
+    """The text without spaces and intra-word punctuation, look-alike digits and symbols read as letters
+    ("1" and "i" as "l"): a cheap pre-check before phrase regexes, applied to both sides."""
     return text.translate(_SQUEEZE)
