@@ -44,7 +44,8 @@ VERBS = (
     r"short|shorts|shorting|shorted|invest|invests|investing|invested|dump|dumps|dumping|grab|grabbing|"
     r"accumulate|accumulating|hold|holding|load up on|loading up on|pick up|picking up|scoop up|"
     r"scooping up|snap up|get into|getting into|get in on|go long on|going long on|bet on|betting on|"
-    r"trade|trading|ape into|yolo into"
+    r"trade|trading|ape into|yolo into|"
+    r"(?:put|park|pour|move) (?:your |some |more |all your |all of your )?(?:money|cash|savings) in(?:to)?"
 )
 # Words allowed between the verb and the security: "buy more shares of", "invest in a little".
 _FILLER = (
@@ -283,7 +284,7 @@ _SYMBOL = r"([A-Z]{1,5}(?:\.[A-Z])?)"
 _VERB_ANCHORS = (
     "buy", "buys", "buying", "bought", "purchas*", "sell", "sells", "selling", "sold", "short*", "invest*",
     "dump*", "grab*", "accumulat*", "hold", "holding", "load*", "pick*", "scoop*", "snap", "get*", "go",
-    "going", "bet*", "trad*", "ape", "yolo",
+    "going", "bet*", "trad*", "ape", "yolo", "put", "park", "pour", "move",
 )  # fmt: skip
 _SECURITY_RULES = [
     _regex_rule(
@@ -357,6 +358,7 @@ _SECURITY_RULES = [
             "I recommend buying Nvidia",
             "buy more Tesla now",
             "load up on Uber",
+            "put your money into Microsoft.",
             "sell your shares of Target.",
             "Consider buying Amazon before earnings",
         ),
