@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from contextlib import contextmanager
@@ -103,6 +104,9 @@ def cmd_review(args: argparse.Namespace) -> int:
                 con, review_dir, args.operator, clean=args.clean, recommendation_ids=args.ids
             )
     print(f"recorded {len(outcome.written)} decision(s); {len(outcome.unchanged)} already in force")
+    for decision in outcome.written:  # an override's non-blocking guardrail findings, logged with it
+        for finding in json.loads(decision.guardrail_findings or "[]"):
+            print(f"note: {decision.recommendation_id}: {finding['check']}: {finding['message']}")
     print("They apply on the next `spendsense run` or publish job (the Dagster sensor starts it).")
     return 0
 

@@ -82,23 +82,49 @@ def make_review_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
         "create table raw.run_context as select date '2025-06-30' as as_of_date, "
         "'spendsense' as amount_convention, 'data/raw' as raw_dir"
     )
+    # What the override guardrails read: customers, accounts, streams, products (docs/guardrails.md).
+    con.execute("create table marts.customers as select user_id, user_type, consent_status from raw.users")
+    con.execute(
+        """
+        create table raw.accounts as
+        select * from (values
+            ('c1', 'acc-40001234', 'credit card', 'credit card', 3100.0, 5000.0),
+            ('c2', 'acc-40005678', 'checking', 'checking', 820.0, null)
+        ) as accounts(user_id, account_id, type, subtype, balance_current, balance_limit)
+        """
+    )
+    con.execute(
+        """
+        create table marts.recurring_streams (
+            user_id varchar, window_days integer, is_active_in_window boolean, merchant_name varchar,
+            merchant_key varchar, cadence varchar, median_amount double, monthly_cost double, last_date date,
+            next_expected_date date
+        )
+        """
+    )
+    con.execute(
+        "create table raw.products as select 'P-BT' as product_id, 'Fresh Start Card' as product_name, "
+        "'0% intro APR for 18 months, then 21.49% APR' as typical_apy_or_fee"
+    )
     con.execute(
         """
         create table marts.user_features as
-        select user_id, window_days, date '2025-06-30' as as_of_date, detected_behaviors, avg_monthly_income
+        select user_id, window_days, date '2025-06-30' as as_of_date, detected_behaviors, avg_monthly_income,
+               max_utilization, estimated_monthly_interest, monthly_recurring_spend
         from (values
-            ('c1', 30, 4, 6000.0), ('c1', 180, 4, 6000.0),
-            ('c2', 30, 3, 3000.0), ('c2', 180, 2, 3000.0),
-            ('c3', 30, 5, 9000.0), ('c3', 180, 5, 9000.0),
-            ('c4', 30, 1, null), ('c4', 180, 2, 1000.0)
-        ) as features(user_id, window_days, detected_behaviors, avg_monthly_income)
+            ('c1', 30, 4, 6000.0, 0.62, 45.0, null), ('c1', 180, 4, 6000.0, 0.62, 45.0, null),
+            ('c2', 30, 3, 3000.0, null, null, 62.0), ('c2', 180, 2, 3000.0, null, null, 62.0),
+            ('c3', 30, 5, 9000.0, null, null, null), ('c3', 180, 5, 9000.0, null, null, null),
+            ('c4', 30, 1, null, null, null, null), ('c4', 180, 2, 1000.0, null, null, null)
+        ) as features(user_id, window_days, detected_behaviors, avg_monthly_income, max_utilization,
+                      estimated_monthly_interest, monthly_recurring_spend)
         """
     )
     con.execute(
         """
         create table marts.user_personas as
         select user_id, window_days, date '2025-06-30' as as_of_date, persona, [persona] as matched_personas,
-               0.8 as confidence, '{"criteria": []}' as reasoning
+               0.8 as confidence, '[]' as reasoning
         from (values
             ('c1', 30, 'high_utilization'), ('c1', 180, 'high_utilization'),
             ('c2', 30, 'subscription_heavy'), ('c2', 180, 'general_wellness'),

@@ -156,8 +156,8 @@ def test_regulated_advice_is_critical(text):
 
 def test_ordinary_capitals_and_finance_acronyms_are_not_tickers():
     text = (
-        "You can explore an APR, an APY, FDIC insurance, an IRA or HSA. Your Amazon and Netflix charges "
-        "are recurring. Meta-analysis aside, Voo and Spy are words too. A $5 fee. Consider it."
+        "You can explore an APR, an APY, FDIC insurance, an IRA or HSA, a 401(k). Your Amazon and Netflix "
+        "charges are recurring. Meta-analysis aside, Spy and All are words too. Consider it."
     )
 
     result = check(item(content=text))
@@ -222,13 +222,16 @@ def test_invented_numbers_are_critical(fact):
 
 
 @pytest.mark.parametrize(
-    ("claimed", "actual", "ok"),
-    [(0.6843, 0.6843, True), (0.68, 0.6843, True), (68, 0.6843, True), (68.4, 0.6843, True),
-     (0.6, 0.6843, False), (60, 0.6843, False), (51, 51.15, True), (1240, 1243.5, True),
-     (1200, 1243.5, False), (0, 0.004, True)],
+    ("claimed", "actual", "unit", "ok"),
+    [(0.6843, 0.6843, "fraction", True), (0.68, 0.6843, "fraction", True), (68, 0.6843, "fraction", True),
+     (68.4, 0.6843, "fraction", True), (0.6, 0.6843, "fraction", False), (60, 0.6843, "fraction", False),
+     (51, 51.15, "money", True), (1240, 1243.5, "money", True), (1200, 1243.5, "money", False),
+     (0, 0.004, "fraction", True),
+     # the percent form is for fractions only: $29,117 is not $291.17, 250 months are not 2.5
+     (29117, 291.17, "money", False), (250, 2.5, "months", False), (291.17, 291.17, "money", True)],
 )  # fmt: skip
-def test_fact_matching_within_rounding_and_percent(claimed, actual, ok):
-    assert fact_matches(claimed, actual) is ok
+def test_fact_matching_within_rounding_in_the_features_unit(claimed, actual, unit, ok):
+    assert fact_matches(claimed, actual, unit) is ok
 
 
 def test_cited_facts_stored_as_json_text_are_checked_too():

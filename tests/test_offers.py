@@ -9,7 +9,7 @@ from typing import Any
 
 from spendsense_dagster.lib.core.settings import CATALOG_PATH
 from spendsense_dagster.lib.recommend.context import build_contexts, user_pii
-from spendsense_dagster.lib.recommend.guardrails import check_item, numeric_facts
+from spendsense_dagster.lib.recommend.guardrails import check_item, context_grounding, numeric_facts
 from spendsense_dagster.lib.recommend.models import DISCLAIMER
 from spendsense_dagster.lib.recommend.offers import (
     OFFER_SIGNALS,
@@ -249,6 +249,9 @@ def test_catalog_offers_one_or_two_per_user_and_pass_the_guardrails(tmp_path):
             pii=pii[offer.user_id],
             consent_now=True,
             offer_eligible=True,
+            grounding=context_grounding(
+                context, next(p for p in CATALOG if p["product_id"] == offer.product_id)
+            ),
         )
         assert result.status == "pass", (offer.product_id, result.findings)
         assert offer.disclaimer.startswith(next(p["disclosure"] for p in CATALOG if p["product_id"] ==

@@ -17,7 +17,14 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
-from spendsense_dagster.lib.recommend.guardrails import PII, check_item, numeric_facts
+from spendsense_dagster.lib.recommend.guardrails import (
+    PII,
+    catalog_grounding,
+    check_item,
+    context_grounding,
+    numeric_facts,
+)
+from spendsense_dagster.lib.recommend.guardrails.markup import inert_text
 from spendsense_dagster.lib.recommend.models import GenerationResult, UserContext
 from spendsense_dagster.lib.recommend.offers import OfferItem, is_offer_eligible
 
@@ -89,12 +96,20 @@ class UserInputs:
     products: Mapping[str, dict]
 
 
+def _stored_text(item: Mapping, checked) -> tuple[str, str, str]:
+    """Title, content and rationale as stored. Text with live markup is blocked, and kept escaped so
+    that no queue page, spreadsheet or export reader can render it (docs/guardrails.md, "Markup")."""
+    texts = (item["title"], checked.content, item["rationale"])
+    if any(finding["check"] == "markup" for finding in checked.findings):
+        return tuple(inert_text(text) for text in texts)
+    return texts
+
+
 def _row(
     item: Mapping, *, context: UserContext, as_of: date, content_type: str, provenance: Mapping, checked
 ) -> dict:
-    rec_id = recommendation_id(
-        context.user_id, context.window_days, as_of, content_type, item["title"], checked.content
-    )
+    title, content, rationale = _stored_text(item, checked)
+    rec_id = recommendation_id(context.user_id, context.window_days, as_of, content_type, title, content)
     return {
         "recommendation_id": rec_id,
         "user_id": context.user_id,
@@ -102,9 +117,9 @@ def _row(
         "as_of_date": as_of,
         "persona": context.persona,
         "content_type": content_type,
-        "title": item["title"],
-        "content": checked.content,
-        "rationale": item["rationale"],
+        "title": title,
+        "content": content,
+        "rationale": rationale,
         "disclaimer": checked.disclaimer,
         "product_id": item.get("product_id"),
         "cited_facts": json.dumps(item["cited_facts"], sort_keys=True),
@@ -147,9 +162,17 @@ def assemble_rows(
             "cost_usd": result.cost_usd,
             "generated_at": generated_at,
         }
+        grounding = context_grounding(context)
         for item in result.items[:MAX_EDUCATION_ITEMS]:
             dumped = item.model_dump()
-            checked = check_item(dumped, facts=facts, pii=pii, consent_now=consent_now, offer_eligible=None)
+            checked = check_item(
+                dumped,
+                facts=facts,
+                pii=pii,
+                consent_now=consent_now,
+                offer_eligible=None,
+                grounding=grounding,
+            )
             rows.append(
                 _row(
                     dumped,
@@ -180,6 +203,7 @@ def assemble_rows(
                 consent_now=consent_now,
                 offer_eligible=eligible,
                 offer_ineligible_reasons=reasons,
+                grounding=grounding.merged(catalog_grounding(product)),
             )
             rows.append(
                 _row(

@@ -18,7 +18,8 @@ from typing import Any
 import duckdb
 
 from spendsense_dagster.lib.core.windows import CONTEXT_WINDOW, RECOMMENDATION_WINDOW
-from spendsense_dagster.lib.recommend.guardrails import PII
+from spendsense_dagster.lib.recommend.guardrails.markup import UNNAMED_MERCHANT, plain_text
+from spendsense_dagster.lib.recommend.guardrails.pii import PII
 from spendsense_dagster.lib.recommend.models import (
     AccountSummary,
     RecurringStreamSummary,
@@ -197,6 +198,7 @@ final as (
     select users.user_id, users.full_name, users.email, coalesce(accounts.account_ids, []) as account_ids
     from users
     left join accounts using (user_id)
+    where $user_ids::varchar[] is null or list_contains($user_ids::varchar[], users.user_id)
 )
 
 select * from final order by user_id
@@ -243,9 +245,10 @@ def build_contexts(
     return contexts
 
 
-def user_pii(con: duckdb.DuckDBPyConnection) -> dict[str, PII]:
-    """Every user's name, email and full account ids, for the PII guardrail. Stays on this machine."""
-    rows = con.execute(_PII_SQL).fetchall()
+def user_pii(con: duckdb.DuckDBPyConnection, user_ids: list[str] | None = None) -> dict[str, PII]:
+    """The users' (default: every user's) name, email and full account ids, for the PII guardrail.
+    Stays on this machine."""
+    rows = con.execute(_PII_SQL, {"user_ids": user_ids}).fetchall()
     return {
         user_id: PII(full_name=full_name, email=email, account_ids=tuple(account_ids))
         for user_id, full_name, email, account_ids in rows
@@ -298,10 +301,21 @@ def _to_context(
         persona_reasoning=matched_criteria(persona["reasoning"]),
         features=window_row,
         features_context_window=long_row or {},
-        accounts=[AccountSummary(**account) for account in accounts],
-        recurring_streams=[RecurringStreamSummary(**stream) for stream in streams],
+        accounts=[AccountSummary(**_plain_labels(account)) for account in accounts],
+        recurring_streams=[
+            RecurringStreamSummary(
+                **{**stream, "merchant_name": plain_text(stream["merchant_name"]) or UNNAMED_MERCHANT}
+            )
+            for stream in streams
+        ],
         income={name: window_row.get(name) for name in INCOME_FEATURES},
     )
+
+
+def _plain_labels(account: dict[str, Any]) -> dict[str, Any]:
+    """Account type and subtype are feed text too: no markup or control characters reach a prompt."""
+    subtype = plain_text(account["subtype"]) if account["subtype"] is not None else None
+    return {**account, "type": plain_text(account["type"]), "subtype": subtype}
 
 
 def matched_criteria(reasoning: str | None) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ read as percentages; months with one decimal; days and counts as whole numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Unit = Literal["money", "fraction", "months", "days", "count"]
@@ -39,6 +40,41 @@ FEATURE_UNITS: dict[str, Unit] = {
     **dict.fromkeys(("emergency_fund_months", "cash_flow_buffer_months"), "months"),
     "median_pay_gap_days": "days",
 }
+
+
+@dataclass(frozen=True)
+class DerivedValue:
+    """A number templates quote that is computed from features: sum(feature * factor), in `unit`."""
+
+    terms: tuple[tuple[str, float], ...]
+    unit: Unit = "money"
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(feature for feature, _ in self.terms)
+
+    def value(self, features: Mapping[str, Any]) -> float | None:
+        numbers = [as_number(features.get(feature)) for feature, _ in self.terms]
+        if any(number is None for number in numbers):
+            return None
+        return sum(number * factor for number, (_, factor) in zip(numbers, self.terms, strict=True))
+
+
+# The derived values of the offline templates (placeholders) and of the grounding guardrail, one table.
+DERIVED_VALUES: dict[str, DerivedValue] = {
+    "yearly_interest": DerivedValue((("estimated_monthly_interest", 12),)),
+    "yearly_recurring_spend": DerivedValue((("monthly_recurring_spend", 12),)),
+    "yearly_savings": DerivedValue((("net_savings_inflow", 12),)),
+    "three_month_target": DerivedValue((("avg_monthly_spend", 3),)),
+    "six_month_target": DerivedValue((("avg_monthly_spend", 6),)),
+    "monthly_surplus": DerivedValue((("avg_monthly_income", 1), ("avg_monthly_spend", -1))),
+}
+
+
+def derived_values(features: Mapping[str, Any]) -> dict[str, float]:
+    """Every derived value the user's features allow (a null source leaves it out)."""
+    values = {name: derived.value(features) for name, derived in DERIVED_VALUES.items()}
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def unit_of(feature: str) -> Unit:

@@ -6,6 +6,7 @@ the text reviewed; regenerated content is a new, pending item (docs/review.md).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from spendsense_dagster.lib.recommend.override_check import OverrideText, override_findings
 from spendsense_dagster.lib.review.decision_log import (
     ACTIONS,
     DECISIONS_TEMP_TABLE,
@@ -24,8 +26,18 @@ from spendsense_dagster.lib.review.decision_log import (
 )
 
 PENDING_TABLE = "pending_recommendations"
-# What validation and the log need of the reviewed item.
-_ITEM_FIELDS = ("recommendation_id", "user_id", "title", "content", "guardrail_status")
+# What validation and the log need of the reviewed item (the override guardrails: user, window,
+# product and rationale).
+_ITEM_FIELDS = (
+    "recommendation_id",
+    "user_id",
+    "window_days",
+    "product_id",
+    "title",
+    "content",
+    "rationale",
+    "guardrail_status",
+)
 
 
 class DecisionError(ValueError):
@@ -127,10 +139,19 @@ def check_requests(
             [sorted({request.operator_id for request in requests if request.operator_id})],
         ).fetchall()
     )
+    problems_of = [
+        _request_problems(request, items.get(request.recommendation_id), user_types) for request in requests
+    ]
+    findings_of = _override_guardrails(con, requests, items, problems_of)
     checked = []
-    for request in requests:
+    for request, problems, findings in zip(requests, problems_of, findings_of, strict=True):
         item = items.get(request.recommendation_id)
-        problems = _request_problems(request, item, user_types)
+        critical = [f for f in findings if f["severity"] == "critical"]
+        if critical:
+            problems = [
+                f"override of {request.recommendation_id} refused by guardrails: "
+                + "; ".join(f"{f['check']}: {f['message']}" for f in critical)
+            ]
         if problems:
             checked.append((None, problems))
             continue
@@ -149,11 +170,42 @@ def check_requests(
                     previous_content=item["content"] if is_override else None,
                     new_title=request.new_title,
                     new_content=request.new_content,
+                    guardrail_findings=json.dumps(findings) if findings else None,
                 ),
                 [],
             )
         )
     return checked
+
+
+def _override_guardrails(
+    con: duckdb.DuckDBPyConnection,
+    requests: Sequence[DecisionRequest],
+    items: dict[str, dict],
+    problems_of: Sequence[list[str]],
+) -> list[list[dict]]:
+    """Per request, the guardrail findings of an otherwise valid override's text (docs/guardrails.md):
+    critical ones refuse it, the others are logged with the decision. Other requests get none."""
+    checked = [
+        index
+        for index, (request, problems) in enumerate(zip(requests, problems_of, strict=True))
+        if request.action == "override" and not problems
+    ]
+    overrides = [
+        OverrideText(
+            user_id=items[requests[index].recommendation_id]["user_id"],
+            window_days=items[requests[index].recommendation_id]["window_days"],
+            product_id=items[requests[index].recommendation_id]["product_id"],
+            rationale=items[requests[index].recommendation_id]["rationale"] or "",
+            new_title=requests[index].new_title or "",
+            new_content=requests[index].new_content or "",
+        )
+        for index in checked
+    ]
+    findings: list[list[dict]] = [[] for _ in requests]
+    for index, item_findings in zip(checked, override_findings(con, overrides), strict=True):
+        findings[index] = item_findings
+    return findings
 
 
 def write_new_decisions(

@@ -99,6 +99,8 @@ class Decision:
     new_title: str | None
     new_content: str | None
     source: str
+    # An override's non-blocking guardrail findings (JSON list), logged with it; None when it had none.
+    guardrail_findings: str | None = None
 
     def repeats(self, other: Decision) -> bool:
         """Same operator making the same call on the same item: recording it again changes nothing."""
@@ -127,6 +129,7 @@ def new_decision(
     previous_content: str | None = None,
     new_title: str | None = None,
     new_content: str | None = None,
+    guardrail_findings: str | None = None,
 ) -> Decision:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
@@ -145,6 +148,7 @@ def new_decision(
         new_title=new_title,
         new_content=new_content,
         source=source,
+        guardrail_findings=guardrail_findings,
     )
 
 

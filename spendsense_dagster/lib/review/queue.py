@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from spendsense_dagster.lib.core.csv_cells import escape_cell_sql, unescape_cell
 from spendsense_dagster.lib.core.files import atomic_path, write_atomically
 from spendsense_dagster.lib.core.sql import sql_string
 from spendsense_dagster.lib.core.warehouse import create_table_from_arrow
@@ -84,9 +85,13 @@ def read_decision_rows(csv_path: Path) -> list[tuple[int, dict[str, str]]]:
         missing = {"recommendation_id", *DECISION_COLUMNS} - set(reader.fieldnames or [])
         if missing:
             raise ValueError(f"{csv_path}: not an approval queue file, missing columns {sorted(missing)}")
+        rows = (
+            (row_number, {column: unescape_cell(value) for column, value in row.items()})
+            for row_number, row in enumerate(reader, start=2)
+        )
         return [
             (row_number, row)
-            for row_number, row in enumerate(reader, start=2)
+            for row_number, row in rows
             if any((row.get(column) or "").strip() for column in _DECIDING_COLUMNS)
         ]
 
@@ -140,8 +145,16 @@ def _carry_over_typed_cells(con: duckdb.DuckDBPyConnection, csv_path: Path) -> N
     create_table_from_arrow(con, _CARRIED_TABLE, pa.table(typed, schema=schema), temp=True)
 
 
+def _csv_cell(column: str) -> str:
+    """A queue column as a spreadsheet-safe CSV cell (lib/core/csv_cells.py), under its own name."""
+    if column.endswith(".window_days"):  # the one number: nothing a spreadsheet could run
+        return column
+    return f"{escape_cell_sql(column)} as {column.split('.')[-1]}"
+
+
 def _write_queue_csv(con: duckdb.DuckDBPyConnection, csv_path: Path) -> Path:
-    """The queue as CSV, sorted for reading, with what the operator typed into still-pending rows."""
+    """The queue as CSV, sorted for reading, with what the operator typed into still-pending rows.
+    Cells a spreadsheet would run as formulas are written with a leading quote (read back without)."""
     _carry_over_typed_cells(con, csv_path)
     # An operator's spreadsheet never opens half a file.
     with atomic_path(csv_path) as temp_csv:
@@ -159,8 +172,8 @@ def _write_queue_csv(con: duckdb.DuckDBPyConnection, csv_path: Path) -> Path:
 
                 final as (
                     select
-                        {", ".join(f"queue.{column}" for column in ITEM_COLUMNS)},
-                        {", ".join(f"carried.{column}" for column in DECISION_COLUMNS)}
+                        {", ".join(_csv_cell(f"queue.{column}") for column in ITEM_COLUMNS)},
+                        {", ".join(_csv_cell(f"carried.{column}") for column in DECISION_COLUMNS)}
                     from queue
                     left join carried on carried.recommendation_id = queue.recommendation_id
                 )

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spendsense_dagster.lib.core.personas import FALLBACK_PERSONA
-from spendsense_dagster.lib.recommend.formats import as_number, format_feature, money
+from spendsense_dagster.lib.recommend.formats import (
+    DERIVED_VALUES,
+    as_number,
+    derived_values,
+    format_feature,
+    money,
+)
 from spendsense_dagster.lib.recommend.generation.base import context_hash
 from spendsense_dagster.lib.recommend.generation.templates import (
     TEMPLATES_DIR,
@@ -27,6 +33,7 @@ from spendsense_dagster.lib.recommend.generation.templates import (
     load_template_files,
     templates_version,
 )
+from spendsense_dagster.lib.recommend.guardrails.markup import UNNAMED_MERCHANT, plain_text
 from spendsense_dagster.lib.recommend.models import (
     CitedFact,
     GeneratedItem,
@@ -45,8 +52,8 @@ class Placeholder:
 
 
 def _quoted(merchant_name: str) -> str:
-    # A merchant name is data: one line, and no backticks that could open a code block in the markdown.
-    return '"' + " ".join(merchant_name.replace("`", "'").split()) + '"'
+    # A merchant name is feed data: plain text on one line, no markup, whatever the feed sent.
+    return f'"{plain_text(merchant_name) or UNNAMED_MERCHANT}"'
 
 
 def _quoted_list(names: Sequence[str]) -> str:
@@ -63,19 +70,9 @@ def _placeholders(context: UserContext) -> dict[str, Placeholder]:
         if (value := as_number(features[name])) is not None
     }
     values["window_days"] = Placeholder(str(context.window_days), ())
-    for name, source, factor in (
-        ("yearly_interest", "estimated_monthly_interest", 12),
-        ("yearly_recurring_spend", "monthly_recurring_spend", 12),
-        ("yearly_savings", "net_savings_inflow", 12),
-        ("three_month_target", "avg_monthly_spend", 3),
-        ("six_month_target", "avg_monthly_spend", 6),
-    ):
-        if (value := as_number(features.get(source))) is not None:
-            values[name] = Placeholder(money(value * factor), (source,))
-    income, spend = (
-        as_number(features.get("avg_monthly_income")),
-        as_number(features.get("avg_monthly_spend")),
-    )
+    for name, value in derived_values(features).items():
+        if name != "monthly_surplus" or value > 0:  # a surplus only when income exceeds spend
+            values[name] = Placeholder(money(value), DERIVED_VALUES[name].sources)
     streams = sorted(
         context.recurring_streams, key=lambda stream: (-stream.monthly_cost, stream.merchant_name)
     )
@@ -89,10 +86,6 @@ def _placeholders(context: UserContext) -> dict[str, Placeholder]:
     if upcoming:
         expected, merchant = upcoming[0]
         values["next_renewal"] = Placeholder(f"{_quoted(merchant)}, expected around {expected}", ())
-    if income is not None and spend is not None and income > spend:
-        values["monthly_surplus"] = Placeholder(
-            money(income - spend), ("avg_monthly_income", "avg_monthly_spend")
-        )
     return values
 
 
