@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date
 
 import dagster as dg
 
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.automation import as_of_run_config
+from spendsense_dagster.lib.core.locks import WarehouseBusy, run_lock
 from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.evaluate.summary import warehouse_summary
 
@@ -28,35 +30,47 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
-def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
-    messages = []
+def _run_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
+    """(problems, warnings): failed steps and failed ERROR checks; failed WARN checks, which the
+    throwaway instance would otherwise discard with the rest of the metadata."""
+    problems, warnings = [], []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
-            messages.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
+            problems.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if not evaluation.passed:
-                messages.append(
-                    f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
-                )
-    return messages
+            if evaluation.passed:
+                continue
+            line = f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+            if evaluation.description:
+                line += f": {evaluation.description}"
+            (warnings if evaluation.severity == dg.AssetCheckSeverity.WARN else problems).append(line)
+    return problems, warnings
 
 
 def run_pipeline(as_of: date | None, selection: str = "all") -> int:
     settings = Settings.from_env()
     job = build_definitions(settings).resolve_job_def(JOBS[selection])
-    with _instance() as instance:
-        result = job.execute_in_process(
-            # The summary below is the CLI's report; Dagster's step events stay in the UI / instance.
-            run_config={**as_of_run_config(as_of.isoformat() if as_of else None), **QUIET_LOGS},
-            instance=instance,
-            raise_on_error=False,
-        )
-    problems = _failure_messages(result)
-    for message in problems:
-        print(f"ERROR {message}")
-    if not result.success:
-        print(f"Run failed ({len(problems)} problem(s) above). Warehouse: {settings.warehouse_path}")
+    try:
+        # One run at a time per warehouse, as `dagster dev` admits one run at a time.
+        with run_lock(settings.warehouse_path, wait_seconds=settings.lock_wait_seconds):
+            with _instance() as instance:
+                result = job.execute_in_process(
+                    # The summary below is the CLI's report; Dagster's step events stay in the UI / instance.
+                    run_config={**as_of_run_config(as_of.isoformat() if as_of else None), **QUIET_LOGS},
+                    instance=instance,
+                    raise_on_error=False,
+                )
+            problems, warnings = _run_messages(result)
+            for message in problems:
+                print(f"ERROR {message}")
+            for message in warnings:
+                print(f"WARNING {message}")
+            if not result.success:
+                print(f"Run failed ({len(problems)} problem(s) above). Warehouse: {settings.warehouse_path}")
+                return 1
+            print(warehouse_summary(settings))
+    except WarehouseBusy as busy:
+        print(f"ERROR {busy}", file=sys.stderr)
         return 1
-    print(warehouse_summary(settings))
     return 0

@@ -141,6 +141,19 @@ def test_rejected_records_keep_the_original_payload_and_position(broken):
     assert details["txn_b05"] == "amount is not a number: 12,50"
     assert details["txn_b03"] == "user_id u2 but account_id acc_u1_chk belongs to u1"
     assert details["txn_0001"] == "transaction_id txn_0001 first seen in synthetic_transactions.json record 0"
+    # plausibility bounds and repeated keys (docs/ingest.md)
+    assert details["txn_b08"] == "amount -1e+308 is beyond ±10,000,000"
+    assert details["txn_b09"] == "repeated field(s): amount"
+    assert details["txn_b10"] == "amount -1e-05 is not zero but smaller than 0.0001"
+    other_details = dict(
+        con.execute(
+            "select record_key, detail from raw.rejected_records"
+            " where entity in ('users', 'accounts', 'liabilities')"
+        ).fetchall()
+    )
+    assert other_details["u_two_consents"] == "repeated field(s): consent_status"
+    assert other_details["acc_u4_huge"] == "balance_available 2000000000000000.0 is beyond ±1,000,000,000"
+    assert other_details["lia_u2_apr_typo"] == "apr_purchase 2749 is above 100"
 
 
 def test_valid_rows_of_the_broken_dataset_equal_the_basic_dataset(con, broken):
@@ -154,8 +167,8 @@ def test_valid_rows_of_the_broken_dataset_equal_the_basic_dataset(con, broken):
 def test_conservation_check_recounts_the_files(broken):
     con, _ = broken
 
-    assert ingest.conservation_check(con, "users", BROKEN) == (11, 6, 5)
-    assert ingest.conservation_check(con, "transactions", BROKEN) == (85, 77, 8)
+    assert ingest.conservation_check(con, "users", BROKEN) == (12, 6, 6)
+    assert ingest.conservation_check(con, "transactions", BROKEN) == (88, 77, 11)
     assert ingest.conservation_check(con, "products", BROKEN / CATALOG) == (4, 3, 1)
 
 
