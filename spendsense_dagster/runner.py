@@ -30,7 +30,7 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
-def _run_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
+def run_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
     """(problems, warnings): failed steps and failed ERROR checks; failed WARN checks, which the
     throwaway instance would otherwise discard with the rest of the metadata."""
     problems, warnings = [], []
@@ -61,7 +61,7 @@ def run_pipeline(as_of: date | None, selection: str = "all") -> int:
                     instance=instance,
                     raise_on_error=False,
                 )
-            problems, warnings = _run_messages(result)
+            problems, warnings = run_messages(result)
             for message in problems:
                 print(f"ERROR {message}")
             for message in warnings:
