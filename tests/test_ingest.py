@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from spendsense_dagster.lib.ingest import loader as ingest
-from spendsense_dagster.lib.ingest.entities import REJECTION_REASONS
+from spendsense_dagster.lib.ingest.entities import REJECTION_REASONS, PlausibilityBounds
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 BASIC = DATASETS / "handmade_basic"
@@ -520,3 +520,25 @@ def test_the_first_failing_check_is_the_reason(con, tmp_path: Path):
         ("users", 3, "invalid_type"),
     ]
     assert table_rows(con, "raw.users", drop=("source_file",))[-1][0] == "u3"
+
+
+def test_plausibility_bounds_are_configurable(con):
+    ingest.ingest_users(con, BASIC)
+    ingest.ingest_accounts(con, BASIC)
+    load = ingest.ingest_transactions(con, BASIC, AS_OF, bounds=PlausibilityBounds(amount=2_500))
+
+    over = con.execute(
+        "select count(*) from read_json(?) where abs(amount) > 2500",
+        [str(BASIC / "synthetic_transactions.json")],
+    ).fetchall()[0][0]
+    assert over > 0 and load.rejected_by_reason == {"invalid_value": over}
+    ingest.ingest_accounts(con, BASIC, bounds=PlausibilityBounds(balance=10_000))
+    balances = con.execute(
+        "select record_key, detail from raw.rejected_records where entity = 'accounts' order by all"
+    ).fetchall()
+    assert [key for key, _ in balances] == [
+        "acc_u1_brk",
+        "acc_u1_sav",
+        "acc_u4_loan",
+    ]  # 25,000, 12,000, 12,000
+    assert all("is beyond ±10,000" in detail for _, detail in balances)
