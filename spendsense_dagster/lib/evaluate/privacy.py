@@ -55,8 +55,11 @@ final as (
         case when coalesce(people.full_name, '') <> '' then
             '(?i)(^|[^\pL\pN])(' || replace(regexp_escape(people.full_name), '\ ', '\s+') || ')($|[^\pL\pN])'
         end as name_pattern,
+        -- cheap substring probes: only text that holds them goes through the regular expressions
+        nullif(lower(split_part(people.full_name, ' ', 1)), '') as name_probe,
         case when coalesce(people.email, '') <> '' then '(?i)' || regexp_escape(people.email) end
-            as email_pattern
+            as email_pattern,
+        nullif(lower(people.email), '') as email_probe
     from consenting
     left join people on people.user_id = consenting.user_id
 )
@@ -93,28 +96,19 @@ def _column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, st
     return {row[0]: row[1] for row in con.execute(f"describe select * from {relation}").fetchall()}
 
 
-def _redact_text(expression: str) -> str:
-    """The text with the row's own name and email replaced. The name takes two passes: a match
-    consumes the character after the name, so a name right after another is found by the second."""
-    name_pass = r"regexp_replace({}, audience.name_pattern, '\1" + REDACTED + r"\3', 'g')"
-    without_name = (
-        f"case when audience.name_pattern is null then {expression}"
-        f" else {name_pass.format(name_pass.format(expression))} end"
-    )
-    return (
-        f"case when audience.email_pattern is null then {without_name}"
-        f" else regexp_replace({without_name}, audience.email_pattern, '{REDACTED}', 'g') end"
-    )
+def _redacted(column: str, kind: str) -> str:
+    """`column` with the row's own name (kind "name") or email replaced; the regular expression runs
+    only on text that holds the cheap probe. A name takes two passes: a match consumes the character
+    after the name, so a name right after another is found by the second."""
+    if kind == "name":
+        one_pass = r"regexp_replace({}, _name_pattern, '\1" + REDACTED + r"\3', 'g')"
+        replaced = one_pass.format(one_pass.format(column))
+    else:
+        replaced = f"regexp_replace({column}, _email_pattern, '{REDACTED}', 'g')"
+    return f"case when contains(lower({column}), _{kind}_probe) then {replaced} else {column} end"
 
 
-def _holds_pii(text_columns: list[str]) -> str:
-    """True when a text column of the row still holds the row's own name or email."""
-    tests = [
-        f"coalesce(regexp_matches(src.{quote_identifier(column)}, audience.{pattern}), false)"
-        for column in text_columns
-        for pattern in ("name_pattern", "email_pattern")
-    ]
-    return " or ".join(tests) or "false"
+_AUDIENCE_COLUMNS = ("name_pattern", "name_probe", "email_pattern", "email_probe")
 
 
 def publishable_sql(con: duckdb.DuckDBPyConnection, query: str) -> str:
@@ -124,17 +118,39 @@ def publishable_sql(con: duckdb.DuckDBPyConnection, query: str) -> str:
     if "user_id" not in columns:
         raise ValueError("a per-user export needs a user_id column")
     forbidden = [name for name in columns if name.lower() in FORBIDDEN_COLUMNS]
-    texts = [name for name, kind in columns.items() if kind == "VARCHAR" and name not in forbidden]
+    texts = [quote_identifier(n) for n, kind in columns.items() if kind == "VARCHAR" and n not in forbidden]
     exclude = f" exclude ({', '.join(quote_identifier(name) for name in forbidden)})" if forbidden else ""
-    replaced = [
-        f"{_redact_text(f'src.{quote_identifier(name)}')} as {quote_identifier(name)}" for name in texts
-    ]
-    replace = f" replace ({', '.join(replaced)})" if replaced else ""
+    audience = ", ".join(f"audience.{name} as _{name}" for name in _AUDIENCE_COLUMNS)
+
+    def replace(kind: str) -> str:
+        return f" replace ({', '.join(f'{_redacted(c, kind)} as {c}' for c in texts)})" if texts else ""
+
     return f"""
-        select src.*{exclude}{replace}
-        from ({query}) as src
-        inner join {AUDIENCE_TABLE} as audience on audience.user_id = src.user_id
+        with publishable as (
+            select src.*{exclude}, {audience}
+            from ({query}) as src
+            inner join {AUDIENCE_TABLE} as audience on audience.user_id = src.user_id
+        ),
+        without_names as (
+            select *{replace("name")} from publishable
+        ),
+        final as (
+            select * exclude ({", ".join(f"_{name}" for name in _AUDIENCE_COLUMNS)}){replace("email")}
+            from without_names
+        )
+        select * from final
     """
+
+
+def _holds_pii(text_columns: list[str]) -> str:
+    """True when a text column of the row still holds the row's own name or email."""
+    tests = [
+        f"coalesce(contains(lower(src.{column}), audience.{kind}_probe)"
+        f" and regexp_matches(src.{column}, audience.{kind}_pattern), false)"
+        for column in map(quote_identifier, text_columns)
+        for kind in ("name", "email")
+    ]
+    return " or ".join(tests) or "false"
 
 
 def _audit_file(con: duckdb.DuckDBPyConnection, path: Path, approved: bool) -> dict[str, int] | None:
