@@ -95,7 +95,8 @@ def test_csv_import_records_valid_rows_reports_invalid_ones_and_is_idempotent(wa
         "row 6: 'c1' is a customer, not an operator: only operators decide",
         (
             "row 6: unknown recommendation id 'rec-gone': not in recs.recommendations "
-            "(regenerated content has a new id; see the approval queue)"
+            "(stale: regenerated content, e.g. of a run as of another date, has a new id; "
+            "see the approval queue)"
         ),
     ]
     override_logged = read_decisions(review_dir)[1]

@@ -1,11 +1,11 @@
-"""Publishing a run's exports as a whole (docs/exports.md), in two steps with a read-back between them.
+"""Publishing a run's exports as a whole (docs/exports.md): two steps with a read-back between them.
 
 1. `publish_per_user_exports`: the manifest of the date is removed, the per-user files are written
    (consenting customers only, names and emails redacted), and every earlier partition is purged of
    users who no longer consent. The files and the purge counts are recorded in the warehouse
    (`eval.exported_files`, `eval.export_purges`).
-2. (`privacy.audit_exports` reads every per-user file back; the pipeline runs it as a blocking check.)
-3. `publish_evaluation`: inside one transaction the run's metrics row is added, the metrics history
+   Then `privacy.audit_exports` reads every per-user file back (the pipeline's blocking check).
+2. `publish_evaluation`: inside one transaction the run's metrics row is added, the metrics history
    exported and read back, the report and the manifest published; only then is the row committed and
    the local report replaced. A failure anywhere leaves the metrics history and the report as they were.
 
@@ -126,7 +126,7 @@ def _recorded(con: duckdb.DuckDBPyConnection, as_of: str) -> tuple[list[Exported
 def publish_evaluation(
     con: duckdb.DuckDBPyConnection, store: ExportStore, metrics: dict, review_dir: Path, report_path: Path
 ) -> dict:
-    """Step 3 (module doc); returns the report. The date's per-user files are audited once more, so
+    """Step 2 (module doc); returns the report. The date's per-user files are audited once more, so
     this step never commits behind files that should not be out there (even when run on its own)."""
     as_of = date.fromisoformat(str(metrics["as_of_date"])).isoformat()
     per_user, purge = _recorded(con, as_of)
