@@ -77,31 +77,37 @@ def _type_decisions(queue_csv: Path) -> list[dict[str, str]]:
     return [row for row in rows if row["decision"]]
 
 
+def _new_dbt_log(started: float) -> Path | None:
+    """The dbt.log of the dbt invocation that began after `started` (dagster-dbt gives each its folder)."""
+    folders = [
+        p for p in DBT_PROJECT_DIR.glob("target/spendsense_dbt_models-*") if p.stat().st_mtime >= started
+    ]
+    logs = [folder / "dbt.log" for folder in folders if (folder / "dbt.log").exists()]
+    return logs[0] if len(logs) == 1 else None
+
+
 def _kill_during_dbt(root: Path) -> tuple[subprocess.CompletedProcess, str]:
     """Start a run and SIGKILL its process group once dbt starts building marts.user_features."""
     started = time.time()
     process = _start_run(root)
-    deadline = time.monotonic() + 300
-    log_text = ""
-    while "START sql table model marts.user_features" not in log_text:
+    deadline = time.monotonic() + 600
+    log, seen = None, b""
+    while b"START sql table model marts.user_features" not in seen:
         assert process.poll() is None, process.communicate()[0][-3000:]
         assert time.monotonic() < deadline, "dbt never reached marts.user_features"
-        logs = [
-            path
-            for path in DBT_PROJECT_DIR.glob("target/spendsense_dbt_models-*/dbt.log")
-            if path.stat().st_mtime >= started
-        ]
-        log_text = "".join(path.read_text(errors="replace") for path in logs)
+        if log is None:
+            log = _new_dbt_log(started)
+            time.sleep(0.2)
+            continue
+        with log.open("rb") as handle:  # read only what was added since the last look
+            handle.seek(len(seen))
+            seen += handle.read()
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     output = process.communicate(timeout=60)[0]
-    time.sleep(0.5)
-    log_text = "".join(
-        path.read_text(errors="replace")
-        for path in DBT_PROJECT_DIR.glob("target/spendsense_dbt_models-*/dbt.log")
-        if path.stat().st_mtime >= started
+    return subprocess.CompletedProcess(process.args, process.returncode, output), log.read_text(
+        errors="replace"
     )
-    return subprocess.CompletedProcess(process.args, process.returncode, output), log_text
 
 
 @pytest.fixture(scope="module")
