@@ -157,3 +157,12 @@ def test_secrets_reach_the_resource_only_as_environment_variables(monkeypatch, t
     monkeypatch.delenv("OPENAI_API_KEY")  # a key that did not come from the environment is refused
     with pytest.raises(ValueError, match="must come from the environment variable OPENAI_API_KEY"):
         SpendSenseResource.from_settings(settings)
+
+
+def test_a_read_only_connection_in_this_process_is_waited_for_too(warehouse):
+    reader = duckdb.connect(str(warehouse), read_only=True)  # e.g. a notebook kernel running the pipeline
+    threading.Timer(1.0, reader.close).start()
+    messages: list[str] = []
+    con = connect_warehouse(warehouse, wait_seconds=30, on_wait=messages.append)
+    con.close()
+    assert messages and "this process" in messages[0]

@@ -20,6 +20,9 @@ import duckdb
 
 # DuckDB: 'Could not set lock on file "...": Conflicting lock is held in /usr/bin/python3 (PID 12) by ...'
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+# In one process, DuckDB refuses a connection whose configuration (read-only or not) differs from an
+# open one's: the same conflict, with a holder inside this process.
+_SAME_PROCESS_CONFLICT = "same database file with a different configuration"
 _FIRST_DELAY_SECONDS = 0.1
 _MAX_DELAY_SECONDS = 2.0
 
@@ -29,7 +32,10 @@ class WarehouseBusy(RuntimeError):
 
 
 def lock_holder(error: Exception) -> str | None:
-    """'PID 12 (/usr/bin/python3)' when `error` is DuckDB refusing a file another process holds, else None."""
+    """'PID 12 (/usr/bin/python3)' when `error` is DuckDB refusing a file another connection holds, else
+    None."""
+    if _SAME_PROCESS_CONFLICT in str(error):
+        return f"PID {os.getpid()} (this process: a connection opened with another configuration)"
     match = _LOCK_HOLDER.search(str(error))
     return f"PID {match['pid']} ({match['program']})" if match else None
 
@@ -52,7 +58,7 @@ def connect_warehouse(
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as error:
+        except (duckdb.IOException, duckdb.ConnectionException) as error:
             holder = lock_holder(error)
             if holder is None:
                 raise
