@@ -165,10 +165,8 @@ def _audit_file(con: duckdb.DuckDBPyConnection, path: Path, approved: bool) -> d
         "not_consenting_users": "count(distinct src.user_id) filter (where audience.user_id is null)",
         "rows_with_name_or_email": f"count(*) filter (where {_holds_pii(texts)})",
     }
-    if approved:
-        missing = {"decision", "disclaimer", "rationale"} - set(columns)
-        if missing:
-            raise ValueError(f"{path.name}: columns {sorted(missing)} missing")
+    missing = sorted({"decision", "disclaimer", "rationale"} - set(columns)) if approved else []
+    if approved and not missing:
         decisions = ", ".join(f"'{decision}'" for decision in APPROVING_DECISIONS)
         unapproved = f"coalesce(src.decision, '') not in ({decisions})"
         counts |= {
@@ -185,6 +183,7 @@ def _audit_file(con: duckdb.DuckDBPyConnection, path: Path, approved: bool) -> d
     ).fetchall()[0]
     result = dict(zip(counts, row, strict=True))
     result["forbidden_columns"] = sum(name.lower() in FORBIDDEN_COLUMNS for name in columns)
+    result["missing_approval_columns"] = len(missing)
     return result
 
 
@@ -198,6 +197,7 @@ def _describe(counts: dict[str, int]) -> list[str]:
     labels = {
         "rows_with_name_or_email": "row(s) holding the user's name or email",
         "forbidden_columns": "column(s) named full_name or email",
+        "missing_approval_columns": "of the columns decision, disclaimer, rationale missing",
         "rows_without_approval": "row(s) without an approve or override decision",
         "rows_without_disclaimer": "row(s) without a disclaimer",
         "rows_without_rationale": "row(s) without a rationale",
