@@ -124,7 +124,6 @@ def test_s3_upload_fails_loudly_naming_the_endpoint_when_retries_run_out(warehou
     bucket = _bucket(s3_endpoint, "unreachable-exports")
     with FlakyProxy(s3_endpoint, failures=1000, method="PUT") as proxy:
         store = open_store(f"s3://{bucket}", s3_client=make_s3_client(proxy.endpoint, max_attempts=2))
-        store.endpoint = proxy.endpoint
         with pytest.raises(
             ExportError, match=rf"upload of s3://{bucket}/.* via {proxy.endpoint} failed.*SlowDown"
         ):

@@ -78,6 +78,15 @@ def partition_name(as_of_date: date | str) -> str:
     return f"as_of={date.fromisoformat(str(as_of_date)).isoformat()}"
 
 
+def _partition_date(folder: str) -> str | None:
+    """The as-of date of a folder named `as_of=YYYY-MM-DD`, or None for any other name."""
+    match = _PARTITION.fullmatch(folder)
+    try:
+        return date.fromisoformat(match[1]).isoformat() if match else None
+    except ValueError:
+        return None
+
+
 def export_key(prefix: str, as_of_date: str, name: str) -> str:
     """Deterministic object key: the same run date always lands in the same place."""
     return "/".join(part for part in (prefix, partition_name(as_of_date), name) if part)
@@ -116,12 +125,13 @@ class LocalStore:
         return str(self.root / partition_name(as_of) / name)
 
     def partitions(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(m[1] for p in self.root.iterdir() if p.is_dir() and (m := _PARTITION.fullmatch(p.name)))
+        folders = [p.name for p in self.root.iterdir() if p.is_dir()] if self.root.is_dir() else []
+        return sorted(as_of for as_of in map(_partition_date, folders) if as_of)
 
     def names(self, as_of: str) -> list[str]:
         folder = self.root / partition_name(as_of)
+        if not folder.is_dir():
+            return []
         return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
     @contextmanager
@@ -153,10 +163,10 @@ class LocalStore:
 class S3Store:
     """Exports under `s3://bucket/prefix`; every failure becomes an ExportError naming the endpoint."""
 
-    def __init__(self, export_uri: str, client, endpoint_url: str | None = None):
+    def __init__(self, export_uri: str, client):
         self.bucket, self.prefix = parse_s3_uri(export_uri)
         self.client = client
-        self.endpoint = endpoint_url or "the default AWS S3 endpoint"
+        self.endpoint = client.meta.endpoint_url  # the one a failure names
 
     def uri(self, as_of: str, name: str) -> str:
         return f"s3://{self.bucket}/{export_key(self.prefix, as_of, name)}"
@@ -181,8 +191,8 @@ class S3Store:
         found = set()
         for page in self._list(root, delimiter="/"):
             for common in page.get("CommonPrefixes", []):
-                if match := _PARTITION.fullmatch(common["Prefix"][len(root) :].rstrip("/")):
-                    found.add(match[1])
+                if as_of := _partition_date(common["Prefix"][len(root) :].rstrip("/")):
+                    found.add(as_of)
         return sorted(found)
 
     def names(self, as_of: str) -> list[str]:
@@ -269,8 +279,7 @@ def open_store(
     client for `endpoint_url`)."""
     if not export_uri.startswith("s3://"):
         return LocalStore(Path(export_uri))
-    client = s3_client or make_s3_client(endpoint_url, max_attempts, credentials)
-    return S3Store(export_uri, client, endpoint_url)
+    return S3Store(export_uri, s3_client or make_s3_client(endpoint_url, max_attempts, credentials))
 
 
 def store_from_settings(settings: Settings) -> ExportStore:
