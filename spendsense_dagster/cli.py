@@ -36,12 +36,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace, selection: str) -> int:
-    """Run the pipeline (or part of it) in-process against the configured warehouse."""
+    """Run the pipeline (or part of it) in-process against the configured warehouse.
+
+    One run at a time per warehouse, as `dagster dev` admits one run at a time: the run lock is taken
+    before the slow imports, so runs start in the order they were typed.
+    """
     if args.raw_dir:
         os.environ["SPENDSENSE_RAW_DIR"] = str(Path(args.raw_dir).resolve())
-    from spendsense_dagster.runner import run_pipeline
+    from spendsense_dagster.lib.core.locks import WarehouseBusy, run_lock
+    from spendsense_dagster.lib.core.settings import Settings
 
-    return run_pipeline(as_of=args.as_of, selection=selection)
+    settings = Settings.from_env()
+    try:
+        with run_lock(settings.warehouse_path, wait_seconds=settings.lock_wait_seconds):
+            from spendsense_dagster.runner import run_pipeline
+
+            return run_pipeline(as_of=args.as_of, selection=selection)
+    except WarehouseBusy as busy:
+        print(f"spendsense: {busy}", file=sys.stderr)
+        return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:

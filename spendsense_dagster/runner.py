@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from datetime import date
 
 import dagster as dg
 
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.automation import as_of_run_config
-from spendsense_dagster.lib.core.locks import WarehouseBusy, run_lock
 from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.evaluate.summary import warehouse_summary
 
@@ -49,28 +47,23 @@ def run_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str
 
 
 def run_pipeline(as_of: date | None, selection: str = "all") -> int:
+    """Run a job (the caller holds the warehouse's run lock, see cli.py) and print what it made."""
     settings = Settings.from_env()
     job = build_definitions(settings).resolve_job_def(JOBS[selection])
-    try:
-        # One run at a time per warehouse, as `dagster dev` admits one run at a time.
-        with run_lock(settings.warehouse_path, wait_seconds=settings.lock_wait_seconds):
-            with _instance() as instance:
-                result = job.execute_in_process(
-                    # The summary below is the CLI's report; Dagster's step events stay in the UI / instance.
-                    run_config={**as_of_run_config(as_of.isoformat() if as_of else None), **QUIET_LOGS},
-                    instance=instance,
-                    raise_on_error=False,
-                )
-            problems, warnings = run_messages(result)
-            for message in problems:
-                print(f"ERROR {message}")
-            for message in warnings:
-                print(f"WARNING {message}")
-            if not result.success:
-                print(f"Run failed ({len(problems)} problem(s) above). Warehouse: {settings.warehouse_path}")
-                return 1
-            print(warehouse_summary(settings))
-    except WarehouseBusy as busy:
-        print(f"ERROR {busy}", file=sys.stderr)
+    with _instance() as instance:
+        result = job.execute_in_process(
+            # The summary below is the CLI's report; Dagster's step events stay in the UI / instance.
+            run_config={**as_of_run_config(as_of.isoformat() if as_of else None), **QUIET_LOGS},
+            instance=instance,
+            raise_on_error=False,
+        )
+    problems, warnings = run_messages(result)
+    for message in problems:
+        print(f"ERROR {message}")
+    for message in warnings:
+        print(f"WARNING {message}")
+    if not result.success:
+        print(f"Run failed ({len(problems)} problem(s) above). Warehouse: {settings.warehouse_path}")
         return 1
+    print(warehouse_summary(settings))
     return 0

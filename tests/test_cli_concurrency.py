@@ -144,7 +144,9 @@ def test_two_runs_started_two_seconds_apart_both_succeed_one_after_the_other(sce
     first_output, second_output = scenario.outputs
     assert scenario.first.returncode == 0, first_output[-3000:]
     assert scenario.second.returncode == 0, second_output[-3000:]
+    # the run started second waited for the first; the lock is taken before the slow imports
     assert f"is in use by PID {scenario.first.pid} (another spendsense run), waiting" in second_output
+    assert "(another spendsense run), waiting" not in first_output
     for output in scenario.outputs:
         assert f"as of {OTHER_AS_OF}" in output and "SpendSense run summary" in output
     warehouse = scenario.root / "warehouse" / "spendsense.duckdb"
