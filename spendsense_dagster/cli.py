@@ -37,12 +37,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace, selection: str) -> int:
-    """Run the pipeline (or part of it) in-process against the configured warehouse."""
+    """Run the pipeline (or part of it) in-process against the configured warehouse.
+
+    One run at a time per warehouse, as `dagster dev` admits one run at a time: the run lock is taken
+    before the slow imports, so runs start in the order they were typed.
+    """
     if args.raw_dir:
         os.environ["SPENDSENSE_RAW_DIR"] = str(Path(args.raw_dir).resolve())
-    from spendsense_dagster.runner import run_pipeline
+    from spendsense_dagster.lib.core.locks import WarehouseBusy, run_lock
+    from spendsense_dagster.lib.core.settings import Settings
 
-    return run_pipeline(as_of=args.as_of, selection=selection)
+    settings = Settings.from_env()
+    try:
+        with run_lock(settings.warehouse_path, wait_seconds=settings.lock_wait_seconds):
+            from spendsense_dagster.runner import run_pipeline
+
+            return run_pipeline(as_of=args.as_of, selection=selection)
+    except WarehouseBusy as busy:
+        print(f"spendsense: {busy}", file=sys.stderr)
+        return 1
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -59,19 +72,23 @@ class CliError(Exception):
 
 @contextmanager
 def _warehouse(read_only: bool = True):
-    import duckdb
-
+    from spendsense_dagster.lib.core.locks import WarehouseBusy, connect_warehouse
     from spendsense_dagster.lib.core.settings import Settings
 
-    path = Settings.from_env().warehouse_path
+    settings = Settings.from_env()
+    path = settings.warehouse_path
     if not path.exists():
         raise CliError(f"no warehouse at {path}: run `spendsense run` first")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as e:
-        raise CliError(
-            f"the warehouse {path} is busy (a run is writing it); try again in a moment ({e})"
-        ) from e
+        # a run writing the warehouse holds it for a while: wait (and say so) instead of failing
+        con = connect_warehouse(
+            path,
+            read_only=read_only,
+            wait_seconds=settings.lock_wait_seconds,
+            on_wait=lambda message: print(message, file=sys.stderr),
+        )
+    except WarehouseBusy as e:
+        raise CliError(str(e)) from e
     try:
         yield con
     finally:
@@ -84,9 +101,20 @@ def _review_dir() -> Path:
     return Settings.from_env().review_dir
 
 
+def cmd_verify_log() -> int:
+    """Both logs checked, nothing changed; exit code 1 when something needs an operator's look."""
+    from spendsense_dagster.lib.review.log_check import check_logs, format_log_checks
+
+    checks = check_logs(_review_dir())
+    print(format_log_checks(checks))
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from spendsense_dagster.lib.review import actions as review_actions
 
+    if args.action == "verify-log":
+        return cmd_verify_log()
     with _warehouse() as con:
         if args.action == "list":
             return _print_pending(con)
@@ -150,6 +178,9 @@ def _add_review_parser(commands) -> None:
     review = commands.add_parser("review", help="operator review of generated items (docs/review.md)")
     actions = review.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="pending items")
+    actions.add_parser(
+        "verify-log", help="check the decision and consent logs; exit code 1 when a line needs attention"
+    )
     approve = actions.add_parser("approve", help="approve items")
     approve.add_argument("ids", nargs="+")
     reject = actions.add_parser("reject", help="reject an item (reason required)")

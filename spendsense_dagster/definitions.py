@@ -11,7 +11,7 @@ from spendsense_dagster.defs.automation import (
     publish_job,
     review_decisions_sensor,
 )
-from spendsense_dagster.defs.evaluate import evaluate_assets
+from spendsense_dagster.defs.evaluate import evaluate_assets, evaluate_checks
 from spendsense_dagster.defs.ingest import ingest_assets
 from spendsense_dagster.defs.recommend import recommend_assets
 from spendsense_dagster.defs.resources import SpendSenseResource, dbt_resource
@@ -23,6 +23,7 @@ from spendsense_dagster.lib.core.settings import Settings
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*ingest_assets, spendsense_dbt_models, *recommend_assets, *review_assets, *evaluate_assets],
+        asset_checks=evaluate_checks,
         jobs=[pipeline_job, ingest_job, publish_job],
         sensors=[review_decisions_sensor],
         schedules=[daily_pipeline_schedule],

@@ -28,21 +28,26 @@ def _root_cause(error) -> str:
     return error.message.strip()
 
 
-def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
-    messages = []
+def run_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
+    """(problems, warnings): failed steps and failed ERROR checks; failed WARN checks, which the
+    throwaway instance would otherwise discard with the rest of the metadata."""
+    problems, warnings = [], []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
-            messages.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
+            problems.append(f"{event.step_key}: {_root_cause(event.step_failure_data.error)}")
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if not evaluation.passed:
-                messages.append(
-                    f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
-                )
-    return messages
+            if evaluation.passed:
+                continue
+            line = f"check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+            if evaluation.description:
+                line += f": {evaluation.description}"
+            (warnings if evaluation.severity == dg.AssetCheckSeverity.WARN else problems).append(line)
+    return problems, warnings
 
 
 def run_pipeline(as_of: date | None, selection: str = "all") -> int:
+    """Run a job (the caller holds the warehouse's run lock, see cli.py) and print what it made."""
     settings = Settings.from_env()
     job = build_definitions(settings).resolve_job_def(JOBS[selection])
     with _instance() as instance:
@@ -52,9 +57,11 @@ def run_pipeline(as_of: date | None, selection: str = "all") -> int:
             instance=instance,
             raise_on_error=False,
         )
-    problems = _failure_messages(result)
+    problems, warnings = run_messages(result)
     for message in problems:
         print(f"ERROR {message}")
+    for message in warnings:
+        print(f"WARNING {message}")
     if not result.success:
         print(f"Run failed ({len(problems)} problem(s) above). Warehouse: {settings.warehouse_path}")
         return 1

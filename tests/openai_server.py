@@ -4,7 +4,8 @@
 block (so the cited facts are the user's real values), or misbehaves as scripted: 429 with
 Retry-After, 500, a reply slower than the client's timeout, text that is not JSON, JSON of the wrong
 shape, a single item. With `rejects_json_schema` it answers 400 to every `json_schema` request, like a
-server without structured outputs. Every request body is recorded, in arrival order.
+server without structured outputs. Every request body and Authorization header is recorded, in arrival
+order.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        self.server.app.authorizations.append(self.headers.get("Authorization"))
         status, headers, payload = self.server.app.respond(self.path, body)
         encoded = json.dumps(payload).encode("utf-8")
         try:
@@ -110,6 +112,7 @@ class ScriptedOpenAIServer:
         self.retry_after = retry_after
         self.rejects_json_schema = rejects_json_schema
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str | None] = []  # each request's Authorization header (the API key)
         self._script: deque[str] = deque()
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)

@@ -7,6 +7,7 @@ import dagster as dg
 
 from spendsense_dagster.defs.automation import AS_OF_OP, daily_pipeline_schedule, review_decisions_sensor
 from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.review.csv_decisions import UNAPPLIED_COLUMNS, UNAPPLIED_CSV_NAME, write_csv
 from spendsense_dagster.lib.review.decision_log import decision_log_path
 
 
@@ -48,3 +49,19 @@ def test_the_review_sensor_starts_the_publish_job_once_per_new_decision(tmp_path
         handle.write('{"recommendation_id": "r2"}\n')
     result, _ = _evaluate(resource, cursor)
     assert isinstance(result, dg.RunRequest)
+
+
+def test_the_sensor_sees_typed_decisions_kept_as_unapplied_but_not_their_reasons(tmp_path: Path):
+    resource = _resource(tmp_path)
+    review_dir = tmp_path / "review"
+    review_dir.mkdir()
+    _, cursor = _evaluate(resource, None)
+    row = dict.fromkeys(UNAPPLIED_COLUMNS, "") | {"recommendation_id": "r1", "decision": "approve"}
+    write_csv(review_dir / UNAPPLIED_CSV_NAME, UNAPPLIED_COLUMNS, [row])
+    result, cursor = _evaluate(resource, cursor)
+    assert isinstance(result, dg.RunRequest)  # an operator may have fixed a kept decision
+
+    # the publish job rewrites the file with the refusal reason: that alone starts nothing
+    write_csv(review_dir / UNAPPLIED_CSV_NAME, UNAPPLIED_COLUMNS, [row | {"refusal_reason": "still stale"}])
+    result, _ = _evaluate(resource, cursor)
+    assert isinstance(result, dg.SkipReason)

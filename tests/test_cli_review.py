@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.pipeline_runs import query
+from tests.pipeline_runs import query, run_groups
 
 SPENDSENSE = str(Path(sys.executable).parent / "spendsense")
 
@@ -99,3 +99,42 @@ def test_a_blocked_item_needs_an_override(workspace: Path):
         ("override", blocked, "Safer title")
     ]
     assert logged[0]["previous_title"]
+
+
+def test_a_torn_log_never_stops_the_cli_or_the_publish_job(workspace: Path):
+    log = workspace / "review" / "decision_log.jsonl"
+    first, second = [
+        row[0]
+        for row in query(
+            _warehouse(workspace),
+            "select recommendation_id from recs.recommendations where guardrail_status != 'block'"
+            " order by recommendation_id limit 2",
+        )
+    ]
+    assert _cli("review", "approve", first, "--operator", "op1").returncode == 0
+    with log.open("ab") as handle:  # a crash mid-write: a torn last line, no final newline
+        handle.write(b'{"decision_id": "torn", "operator_id": "op1", "act')
+
+    found = _cli("review", "verify-log")
+    assert found.returncode == 1
+    assert "line 2: not a JSON object" in found.stdout and "no final newline" in found.stdout
+
+    approved = _cli("review", "approve", second, "--operator", "op1")
+    assert approved.returncode == 0, approved.stderr
+    assert "decision_log.jsonl:2: not a JSON object" in approved.stderr  # the warning names file and line
+    lines = log.read_text().split("\n")
+    assert [json.loads(line)["recommendation_id"] for line in lines if line.strip()] == [first, second]
+
+    run_groups("review", "evaluate")  # the publish job reads the same log
+    published = {
+        r
+        for (r,) in query(
+            _warehouse(workspace), "select recommendation_id from review.approved_recommendations"
+        )
+    }
+    assert published == {first, second}
+
+    after = _cli("review", "verify-log")
+    assert after.returncode == 1  # the set-aside line waits for an operator
+    assert "1 bad line(s) set aside earlier" in after.stdout and "line 2: not a JSON object" in after.stdout
+    assert "2 valid decision(s)" in after.stdout

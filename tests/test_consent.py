@@ -16,6 +16,7 @@ from spendsense_dagster.lib.review.consent_log import (
     record_consent,
     revoke_consent,
 )
+from spendsense_dagster.lib.review.jsonl_log import append_jsonl, rejected_path
 from spendsense_dagster.lib.review.queue import build_approved_recommendations
 
 
@@ -83,3 +84,82 @@ def test_a_revoke_after_approval_withdraws_the_users_items(warehouse, review_dir
 
     assert build_approved_recommendations(warehouse, review_dir) == 0
     assert [d for d in (review_dir / "decision_log.jsonl").read_text().splitlines() if d]  # decisions kept
+
+
+FEED = [
+    # user, consent_status, granted_at, revoked_at, consents (the feed alone)
+    ("f_granted", True, "2025-01-01 09:00", None, True),
+    ("f_revoked_later", True, "2025-01-01 09:00", "2025-03-01 09:00", False),  # contradictory flag
+    ("f_regranted", True, "2025-03-01 09:00", "2025-01-01 09:00", True),
+    ("f_same_moment", True, "2025-01-01 09:00", "2025-01-01 09:00", False),  # a tie: the revoke wins
+    ("f_revoked_only", True, None, "2025-01-01 09:00", False),
+    ("f_flag_false", False, "2025-01-01 09:00", None, False),
+    ("f_no_dates", True, None, None, True),
+    ("f_flag_missing", None, None, None, False),
+]
+
+
+def _add_feed_users(con) -> None:
+    for user_id, status, granted, revoked, _ in FEED:
+        con.execute(
+            "insert into raw.users (user_id, consent_status, consent_granted_at, consent_revoked_at,"
+            " user_type) values (?, ?, ?::timestamp, ?::timestamp, 'customer')",
+            [user_id, status, granted, revoked],
+        )
+
+
+def _log(review_dir, user_id: str, action: str, recorded_at: str) -> None:
+    append_jsonl(
+        consent_log_path(review_dir), [{"recorded_at": recorded_at, "user_id": user_id, "action": action}]
+    )
+
+
+def test_the_feed_alone_means_its_latest_event(warehouse, review_dir):
+    _add_feed_users(warehouse)
+    consent = _consent_now(warehouse, review_dir)
+    assert {user_id: consent[user_id][0] for user_id, *_ in FEED} == {row[0]: row[-1] for row in FEED}
+
+
+def test_the_latest_event_wins_between_the_feed_and_the_log(warehouse, review_dir):
+    _add_feed_users(warehouse)
+    _log(review_dir, "f_granted", "revoke", "2025-02-01T09:00:00Z")  # after the feed's grant
+    _log(review_dir, "f_revoked_later", "grant", "2025-02-01T09:00:00Z")  # before the feed's revoke
+    _log(review_dir, "f_regranted", "revoke", "2025-02-01T09:00:00Z")  # before the feed's re-grant
+    _log(review_dir, "f_revoked_only", "grant", "2025-02-01T09:00:00Z")  # after the feed's revoke
+    _log(review_dir, "f_same_moment", "grant", "2025-01-01T09:00:00Z")  # a tie again: revoke wins
+    _log(review_dir, "f_no_dates", "revoke", "2024-01-01T00:00:00Z")  # the feed has no date to outrank it
+
+    consent = _consent_now(warehouse, review_dir)
+
+    assert consent["f_granted"] == (False, "log")
+    assert consent["f_revoked_later"] == (False, "raw")
+    assert consent["f_regranted"] == (True, "raw")
+    assert consent["f_revoked_only"] == (True, "log")
+    assert consent["f_same_moment"][0] is False
+    assert consent["f_no_dates"] == (False, "log")
+
+
+def test_a_feed_date_in_the_future_never_outranks_a_logged_revoke(warehouse, review_dir):
+    warehouse.execute("update raw.users set consent_granted_at = timestamp '2999-01-01' where user_id = 'c1'")
+    assert _consent_now(warehouse, review_dir)["c1"] == (True, "raw")
+    revoke_consent(warehouse, review_dir, "c1")
+    assert _consent_now(warehouse, review_dir)["c1"] == (False, "log")
+
+
+def test_a_bad_consent_line_is_set_aside_and_the_valid_ones_still_count(warehouse, review_dir):
+    revoke_consent(warehouse, review_dir, "c1")
+    with consent_log_path(review_dir).open("a") as handle:
+        handle.write('{"recorded_at": "2025-07-01T00:00:00Z", "user_id": "c2", "action": "pause"}\n')
+        handle.write('{"recorded_at": "yesterday", "user_id": "c2", "action": "revoke"}\n')
+    revoke_consent(warehouse, review_dir, "c4")
+
+    consent = _consent_now(warehouse, review_dir)
+
+    assert (consent["c1"][0], consent["c2"][0], consent["c4"][0]) == (False, True, False)
+    rejected = [
+        json.loads(line) for line in rejected_path(consent_log_path(review_dir)).read_text().splitlines()
+    ]
+    assert [(r["line"], r["problem"]) for r in rejected] == [
+        (2, "not a consent change: action 'pause' is not grant or revoke"),
+        (3, "recorded_at 'yesterday' is not an ISO 8601 timestamp"),
+    ]

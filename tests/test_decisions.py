@@ -13,14 +13,14 @@ from spendsense_dagster.lib.review.actions import DecisionError, approve, bulk_a
 from spendsense_dagster.lib.review.decision_log import (
     DECISION_FIELDS,
     append_decisions,
-    append_jsonl,
     decision_log_path,
+    decision_problem,
     latest_decisions,
     load_decisions,
     new_decision,
     read_decisions,
-    read_jsonl,
 )
+from spendsense_dagster.lib.review.jsonl_log import append_jsonl, read_jsonl, rejected_path, scan_jsonl
 from tests.review_warehouse import make_review_warehouse
 
 
@@ -68,18 +68,67 @@ def test_concurrent_writers_never_interleave_lines(tmp_path):
         process.join(timeout=60)
         assert process.exitcode == 0
 
-    records = read_jsonl(path)  # raises on any torn or interleaved line
+    scan = scan_jsonl(path)
+    assert scan.bad_lines == []  # no torn or interleaved line
+    records = scan.records
     assert len(records) == 400
     for writer in range(4):
         assert [r["index"] for r in records if r["writer"] == writer] == list(range(100))
 
 
-def test_a_corrupt_line_is_reported_with_its_line_number(review_dir):
+def test_a_torn_last_line_is_set_aside_and_the_next_decision_lands_on_its_own_line(review_dir, caplog):
+    append_decisions(review_dir, [_decision("approve"), _decision("approve", "rec-2")])
+    log = decision_log_path(review_dir)
+    with log.open("ab") as handle:
+        handle.write(b'{"decision_id": "torn", "decided_at": "2025-07-01T09:')  # a crash mid-write
+    append_decisions(review_dir, [_decision("reject", reason="second look")])
+
+    lines = log.read_text().split("\n")
+    assert json.loads(lines[3])["action"] == "reject"  # its own line, after the torn one
+    with caplog.at_level("WARNING"):
+        decisions = read_decisions(review_dir)
+    assert [(d.recommendation_id, d.action) for d in decisions] == [
+        ("rec-1", "approve"),
+        ("rec-2", "approve"),
+        ("rec-1", "reject"),
+    ]
+    assert f"{log}:3: not a JSON object" in caplog.text and "moved to" in caplog.text
+    (moved,) = read_jsonl(rejected_path(log))
+    assert (moved["line"], moved["text"]) == (3, '{"decision_id": "torn", "decided_at": "2025-07-01T09:')
+    assert log.read_text().split("\n")[2].strip() == ""  # blanked in place: line numbers stay
+
+    caplog.clear()
+    assert read_decisions(review_dir) == decisions  # set aside once: no second warning, no second copy
+    assert "moved to" not in caplog.text and len(read_jsonl(rejected_path(log))) == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (b"\xff\xfe not text", "not UTF-8 text"),
+        (b'["an", "array"]', "not a JSON object"),
+        (b'{"operator_id": "op1", "action": "approve"}', "not a decision: recommendation_id missing"),
+        (b'{"operator_id": "op1", "action": "delete", "recommendation_id": "r"}', "unknown action 'delete'"),
+        (
+            b'{"operator_id": "op1", "action": "approve", "recommendation_id": "r", "decided_at": "soon"}',
+            "decided_at 'soon' is not an ISO 8601 timestamp",
+        ),
+        (
+            b'{"operator_id": "op1", "action": "approve", "recommendation_id": 7, "decided_at": "2025"}',
+            "recommendation_id not text",
+        ),
+    ],
+)
+def test_an_invalid_line_never_hides_the_valid_ones(review_dir, line, problem):
     append_decisions(review_dir, [_decision("approve")])
-    with decision_log_path(review_dir).open("a") as handle:
-        handle.write("{not json\n")
-    with pytest.raises(ValueError, match=r"decision_log.jsonl:2: not a JSON object"):
-        read_decisions(review_dir)
+    with decision_log_path(review_dir).open("ab") as handle:
+        handle.write(line + b"\n")
+    append_decisions(review_dir, [_decision("approve", "rec-2")])
+
+    before = scan_jsonl(decision_log_path(review_dir), decision_problem)
+    assert [(bad.line_number, problem in bad.problem) for bad in before.bad_lines] == [(2, True)]
+    assert [d.recommendation_id for d in read_decisions(review_dir)] == ["rec-1", "rec-2"]
+    assert scan_jsonl(decision_log_path(review_dir), decision_problem).bad_lines == []
 
 
 def test_review_decisions_table_from_missing_empty_and_filled_log(tmp_path, review_dir):

@@ -6,11 +6,13 @@ import json
 
 import pytest
 
-from spendsense_dagster.lib.evaluate.exports import ExportedFile
-from spendsense_dagster.lib.evaluate.metrics import METRIC_COLUMNS, append_metrics, compute_metrics
-from spendsense_dagster.lib.evaluate.report import evaluate_run, metrics_markdown, write_evaluation_report
+from spendsense_dagster.lib.evaluate.exports import open_store
+from spendsense_dagster.lib.evaluate.metrics import METRIC_COLUMNS, compute_metrics, replace_metrics_row
+from spendsense_dagster.lib.evaluate.publish import publish_evaluation, publish_per_user_exports
+from spendsense_dagster.lib.evaluate.report import metrics_markdown
 from spendsense_dagster.lib.review.actions import approve, override, reject
 from spendsense_dagster.lib.review.decision_log import append_decisions, new_decision
+from spendsense_dagster.lib.review.queue import build_approved_recommendations
 
 
 def _group(metrics: dict, dimension: str, name: str) -> dict:
@@ -103,16 +105,25 @@ def test_empty_tables_give_nulls_and_notes_not_errors(warehouse, review_dir):
     assert (metrics["recommendations"], metrics["llm_calls"], metrics["cost_usd"]) == (0, 0, 0.0)
     assert len(metrics["notes"]) == 3
     assert metrics["fairness"]["overall"]["recommendations_per_user"] is None
-    append_metrics(warehouse, metrics)
+    replace_metrics_row(warehouse, metrics)  # nulls fit the table
     assert "| explainability | n/a |" in metrics_markdown(metrics)
 
 
 def test_runs_append_history_and_the_report_holds_breakdowns_and_exports(warehouse, review_dir, tmp_path):
     report = tmp_path / "evaluation_report.json"
-    evaluate_run(warehouse, "run-1", review_dir, report)
+    store = open_store(str(tmp_path / "exports"))
+
+    def publish(run_id: str) -> dict:
+        build_approved_recommendations(warehouse, review_dir)
+        publish_per_user_exports(warehouse, store, "2025-06-30", review_dir)
+        return publish_evaluation(
+            warehouse, store, compute_metrics(warehouse, run_id, review_dir), review_dir, report
+        )
+
+    publish("run-1")
     warehouse.execute("delete from recs.recommendations where recommendation_id = 'rec-c2-block'")
-    evaluate_run(warehouse, "run-2", review_dir, report)
-    metrics = evaluate_run(warehouse, "run-2", review_dir, report)  # a re-run replaces its own row
+    publish("run-2")
+    written = publish("run-2")  # a re-run replaces its own row
 
     rows = warehouse.execute(
         "select run_id, as_of_date::varchar, recommendations, explainability"
@@ -122,20 +133,23 @@ def test_runs_append_history_and_the_report_holds_breakdowns_and_exports(warehou
     columns = [row[0] for row in warehouse.execute("describe eval.evaluation_metrics").fetchall()]
     assert columns == list(METRIC_COLUMNS)
 
-    exported = [
-        ExportedFile("recommendations", "s3://b/as_of=2025-06-30/recommendations.parquet", 3, 999, "http://x")
-    ]
-    write_evaluation_report(report, metrics, exported)
-    written = json.loads(report.read_text())
+    assert json.loads(report.read_text()) == json.loads(json.dumps(written, default=str))
+    published = tmp_path / "exports" / "as_of=2025-06-30"
+    assert json.loads((published / "evaluation_report.json").read_text()) == json.loads(report.read_text())
     assert written["run_id"] == "run-2" and written["fairness"]["groups"]["region"]
-    assert written["exports"] == [
-        {
-            "name": "recommendations",
-            "uri": "s3://b/as_of=2025-06-30/recommendations.parquet",
-            "rows": 3,
-            "bytes": 999,
-            "presigned_url": "http://x",
-        }
-    ]
-    summary = metrics_markdown(metrics)
+    exported = {f["name"]: f["rows"] for f in written["exports"]}
+    assert exported == {
+        "user_features_30d": 3,  # c1, c2, c4 consent; c3 does not
+        "user_features_180d": 3,
+        "user_personas": 6,
+        "recommendations": 3,
+        "approved_recommendations": 0,
+        "evaluation_metrics": 2,
+    }
+    manifest = json.loads((published / "_manifest.json").read_text())
+    assert [f["name"] for f in manifest["files"]] == list(exported)
+    assert written["purge"] == {
+        "partitions": 1, "files_checked": 0, "files_rewritten": 0, "rows_removed": 0, "users_removed": 0
+    }  # fmt: skip
+    summary = metrics_markdown(written)
     assert "| coverage_30d | 66.7% |" in summary and "Fairness flags" in summary

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from spendsense_dagster.lib.ingest import loader as ingest
-from spendsense_dagster.lib.ingest.entities import REJECTION_REASONS
+from spendsense_dagster.lib.ingest.entities import REJECTION_REASONS, PlausibilityBounds
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 BASIC = DATASETS / "handmade_basic"
@@ -141,6 +141,19 @@ def test_rejected_records_keep_the_original_payload_and_position(broken):
     assert details["txn_b05"] == "amount is not a number: 12,50"
     assert details["txn_b03"] == "user_id u2 but account_id acc_u1_chk belongs to u1"
     assert details["txn_0001"] == "transaction_id txn_0001 first seen in synthetic_transactions.json record 0"
+    # plausibility bounds and repeated keys (docs/ingest.md)
+    assert details["txn_b08"] == "amount -1e+308 is beyond ±10,000,000"
+    assert details["txn_b09"] == "repeated field(s): amount"
+    assert details["txn_b10"] == "amount -1e-05 is not zero but smaller than 0.0001"
+    other_details = dict(
+        con.execute(
+            "select record_key, detail from raw.rejected_records"
+            " where entity in ('users', 'accounts', 'liabilities')"
+        ).fetchall()
+    )
+    assert other_details["u_two_consents"] == "repeated field(s): consent_status"
+    assert other_details["acc_u4_huge"] == "balance_available 2000000000000000.0 is beyond ±1,000,000,000"
+    assert other_details["lia_u2_apr_typo"] == "apr_purchase 2749 is above 100"
 
 
 def test_valid_rows_of_the_broken_dataset_equal_the_basic_dataset(con, broken):
@@ -154,8 +167,8 @@ def test_valid_rows_of_the_broken_dataset_equal_the_basic_dataset(con, broken):
 def test_conservation_check_recounts_the_files(broken):
     con, _ = broken
 
-    assert ingest.conservation_check(con, "users", BROKEN) == (11, 6, 5)
-    assert ingest.conservation_check(con, "transactions", BROKEN) == (85, 77, 8)
+    assert ingest.conservation_check(con, "users", BROKEN) == (12, 6, 6)
+    assert ingest.conservation_check(con, "transactions", BROKEN) == (88, 77, 11)
     assert ingest.conservation_check(con, "products", BROKEN / CATALOG) == (4, 3, 1)
 
 
@@ -507,3 +520,25 @@ def test_the_first_failing_check_is_the_reason(con, tmp_path: Path):
         ("users", 3, "invalid_type"),
     ]
     assert table_rows(con, "raw.users", drop=("source_file",))[-1][0] == "u3"
+
+
+def test_plausibility_bounds_are_configurable(con):
+    ingest.ingest_users(con, BASIC)
+    ingest.ingest_accounts(con, BASIC)
+    load = ingest.ingest_transactions(con, BASIC, AS_OF, bounds=PlausibilityBounds(amount=2_500))
+
+    over = con.execute(
+        "select count(*) from read_json(?) where abs(amount) > 2500",
+        [str(BASIC / "synthetic_transactions.json")],
+    ).fetchall()[0][0]
+    assert over > 0 and load.rejected_by_reason == {"invalid_value": over}
+    ingest.ingest_accounts(con, BASIC, bounds=PlausibilityBounds(balance=10_000))
+    balances = con.execute(
+        "select record_key, detail from raw.rejected_records where entity = 'accounts' order by all"
+    ).fetchall()
+    assert [key for key, _ in balances] == [
+        "acc_u1_brk",
+        "acc_u1_sav",
+        "acc_u4_loan",
+    ]  # 25,000, 12,000, 12,000
+    assert all("is beyond ±10,000" in detail for _, detail in balances)

@@ -109,10 +109,13 @@ def test_exports_to_s3_match_the_tables_and_the_report_has_presigned_urls(
     with environment(SPENDSENSE_EXPORT_URI="s3://analytics/spendsense", AWS_ENDPOINT_URL=s3_endpoint):
         run_groups("review", "evaluate")
     prefix = f"spendsense/as_of={HANDMADE_AS_OF}/"
+    # per-user files hold consenting customers only (no consent log in this workspace)
+    consenting = "user_id in (select user_id from raw.users where consent_status)"
+    features = f"select count(*) from marts.user_features where {consenting} and window_days = "
     tables = {
-        "user_features_30d": "select count(*) from marts.user_features where window_days = 30",
-        "user_features_180d": "select count(*) from marts.user_features where window_days = 180",
-        "user_personas": "select count(*) from marts.user_personas",
+        "user_features_30d": f"{features} 30",
+        "user_features_180d": f"{features} 180",
+        "user_personas": f"select count(*) from marts.user_personas where {consenting}",
         "recommendations": "select count(*) from recs.recommendations",
         "approved_recommendations": "select count(*) from review.approved_recommendations",
         "evaluation_metrics": "select count(*) from eval.evaluation_metrics",

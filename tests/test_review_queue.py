@@ -11,6 +11,7 @@ from pathlib import Path
 
 from spendsense_dagster.lib.review.actions import approve, override, reject
 from spendsense_dagster.lib.review.consent_log import grant_consent, revoke_consent
+from spendsense_dagster.lib.review.csv_decisions import UNAPPLIED_COLUMNS, UNAPPLIED_CSV_NAME
 from spendsense_dagster.lib.review.decision_log import append_decisions, new_decision, read_decisions
 from spendsense_dagster.lib.review.queue import (
     DECISION_COLUMNS,
@@ -94,7 +95,8 @@ def test_csv_import_records_valid_rows_reports_invalid_ones_and_is_idempotent(wa
         "row 6: 'c1' is a customer, not an operator: only operators decide",
         (
             "row 6: unknown recommendation id 'rec-gone': not in recs.recommendations "
-            "(regenerated content has a new id; see the approval queue)"
+            "(stale: regenerated content, e.g. of a run as of another date, has a new id; "
+            "see the approval queue)"
         ),
     ]
     override_logged = read_decisions(review_dir)[1]
@@ -221,3 +223,54 @@ def test_export_guard_finds_unapproved_unexplained_or_unconsented_rows(warehouse
         "rec-c1-offer: no approval in force",
         "rec-c2-block: user does not consent now",
     ]
+
+
+def _read_unapplied(review_dir: Path) -> list[dict[str, str]]:
+    path = review_dir / UNAPPLIED_CSV_NAME
+    return _read_csv(path) if path.exists() else []
+
+
+def test_refused_typed_decisions_are_kept_in_the_queue_or_moved_to_unapplied(warehouse, review_dir):
+    queue = build_approval_queue(warehouse, review_dir)
+    rows = _read_csv(queue.csv_path)
+    _fill(rows, "rec-c1-edu", decision="reject", operator_id="op1")  # no reason: the item stays pending
+    _fill(rows, "rec-c1-offer", decision="approve", operator_id="op1")
+    rows.append({**rows[0], "recommendation_id": "rec-stale", "decision": "approve", "operator_id": "op1"})
+    _write_csv(queue.csv_path, rows)
+
+    refreshed = refresh_review(warehouse, review_dir)
+
+    assert [d.recommendation_id for d in refreshed.imported.recorded] == ["rec-c1-offer"]
+    assert (refreshed.imported.kept_in_queue, refreshed.imported.kept_unapplied) == (1, 1)
+    in_queue = {row["recommendation_id"]: row for row in _read_csv(queue.csv_path)}
+    assert in_queue["rec-c1-edu"]["decision"] == "reject"  # kept where the operator typed it
+    (moved,) = _read_unapplied(review_dir)
+    assert list(moved) == list(UNAPPLIED_COLUMNS)
+    assert (moved["recommendation_id"], moved["decision"], moved["operator_id"]) == (
+        "rec-stale",
+        "approve",
+        "op1",
+    )
+    assert moved["refusal_reason"].startswith("unknown recommendation id 'rec-stale'")
+    first_refused = moved["first_refused_at"]
+
+    again = refresh_review(warehouse, review_dir)  # tried again, still refused: kept once, first date kept
+    assert again.imported.kept_unapplied == 1
+    assert _read_unapplied(review_dir)[0]["first_refused_at"] == first_refused
+    assert again.imported.errors[-1].startswith("unapplied_decisions.csv row 2: unknown recommendation id")
+
+
+def test_an_unapplied_decision_applies_once_its_item_is_back(warehouse, review_dir):
+    queue = build_approval_queue(warehouse, review_dir)
+    rows = _read_csv(queue.csv_path)
+    rows.append({**rows[0], "recommendation_id": "rec-c4-edu", "decision": "approve", "operator_id": "op1"})
+    _write_csv(queue.csv_path, rows)
+    refresh_review(warehouse, review_dir)
+    assert [row["recommendation_id"] for row in _read_unapplied(review_dir)] == ["rec-c4-edu"]
+
+    add_recommendation(warehouse, "rec-c4-edu", "c4")  # e.g. its as-of date was run again
+    refreshed = refresh_review(warehouse, review_dir)
+
+    assert [d.recommendation_id for d in refreshed.imported.recorded] == ["rec-c4-edu"]
+    assert refreshed.imported.kept == 0 and not (review_dir / UNAPPLIED_CSV_NAME).exists()
+    assert [d.recommendation_id for d in read_decisions(review_dir)] == ["rec-c4-edu"]

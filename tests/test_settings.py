@@ -32,3 +32,13 @@ def test_given_paths_are_relative_to_the_working_directory_and_s3_uris_are_kept(
 def test_an_unknown_amount_convention_is_a_clear_error():
     with pytest.raises(ValueError, match="SPENDSENSE_AMOUNT_CONVENTION"):
         Settings.from_env({"SPENDSENSE_AMOUNT_CONVENTION": "sideways"})
+
+
+def test_plausibility_bounds_are_configurable_within_a_cap():
+    settings = Settings.from_env({"SPENDSENSE_MAX_ABS_AMOUNT": "5000", "SPENDSENSE_MAX_APR": "36"})
+    assert (settings.max_abs_amount, settings.max_apr) == (5000.0, 36.0)
+    assert settings.max_abs_balance == 1_000_000_000  # the documented default
+    with pytest.raises(ValueError, match="SPENDSENSE_MAX_ABS_AMOUNT must be greater than 0 and at most 1e"):
+        Settings.from_env({"SPENDSENSE_MAX_ABS_AMOUNT": "1e308"})  # accepted sums could overflow
+    with pytest.raises(ValueError, match="SPENDSENSE_MAX_APR must be a number"):
+        Settings.from_env({"SPENDSENSE_MAX_APR": "lots"})

@@ -1,81 +1,109 @@
-"""eval/* and exports: per-run metrics with history, the evaluation report and the analysts' Parquet files."""
+"""exports and eval/*: the analysts' Parquet files, then the run's metrics and report, published as a
+whole (docs/exports.md): per-user files -> blocking read-back check -> metrics, report, manifest."""
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at definition time.
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.defs.review import APPROVED_KEY
-from spendsense_dagster.lib.core.files import write_atomically
 from spendsense_dagster.lib.core.warehouse import run_as_of
-from spendsense_dagster.lib.evaluate.exports import export_tables, publish_file
-from spendsense_dagster.lib.evaluate.metrics import append_metrics, compute_metrics
-from spendsense_dagster.lib.evaluate.report import metrics_markdown, write_evaluation_report
+from spendsense_dagster.lib.evaluate.exports import store_from_settings
+from spendsense_dagster.lib.evaluate.metrics import compute_metrics
+from spendsense_dagster.lib.evaluate.privacy import audit_exports, create_export_audience
+from spendsense_dagster.lib.evaluate.publish import REPORT_NAME, publish_evaluation, publish_per_user_exports
+from spendsense_dagster.lib.evaluate.report import metrics_markdown
 
-REPORT_NAME = "evaluation_report.json"
+EXPORTS_KEY = dg.AssetKey(["exports", "parquet_exports"])
 
 
 def local_report_path(spendsense: SpendSenseResource) -> Path:
-    """The latest report, beside the warehouse; the exports asset adds the files and publishes it."""
+    """The latest report, beside the warehouse (a copy of the one published with the exports)."""
     return Path(spendsense.warehouse_path).parent / REPORT_NAME
+
+
+@dg.asset(
+    key=EXPORTS_KEY,
+    group_name="evaluate",
+    kinds={"parquet", "s3"},
+    pool="duckdb",
+    deps=[
+        APPROVED_KEY,
+        dg.AssetKey(["recs", "recommendations"]),
+        dg.AssetKey(["marts", "user_features"]),
+        dg.AssetKey(["marts", "user_personas"]),
+    ],
+    description="Per-user Parquet files of consenting customers (features, personas, items, approvals);"
+    " earlier dates purged of users who no longer consent.",
+)
+def parquet_exports(spendsense: SpendSenseResource) -> dg.MaterializeResult:
+    settings = spendsense.settings
+    store = store_from_settings(settings)
+    with spendsense.connect() as con:
+        as_of = run_as_of(con)
+        files, purge = publish_per_user_exports(con, store, as_of, settings.review_dir)
+    rows = "\n".join(f"| {f.name} | {f.rows} | {f.uri} |" for f in files)
+    return dg.MaterializeResult(
+        metadata={
+            "files": dg.MetadataValue.md("| export | rows | uri |\n| --- | --- | --- |\n" + rows),
+            "purged_users": purge.users_removed,
+            "purged_rows": purge.rows_removed,
+            "purge_files_rewritten": purge.files_rewritten,
+            "partitions": purge.partitions,
+            "export_uri": dg.MetadataValue.text(settings.export_uri),
+        }
+    )
+
+
+@dg.asset_check(asset=EXPORTS_KEY, name="publishable", blocking=True)
+def exports_publishable(spendsense: SpendSenseResource) -> dg.AssetCheckResult:
+    """Every per-user file of every date, read back: only consenting customers, no name or email, and
+    approved items with approval, disclaimer and rationale. Blocking: metrics and report wait for it."""
+    settings = spendsense.settings
+    with spendsense.connect() as con:
+        create_export_audience(con, settings.review_dir)
+        audit = audit_exports(con, store_from_settings(settings))
+    return dg.AssetCheckResult(
+        passed=not audit.violations,
+        description="; ".join(audit.violations[:5]) or None,
+        metadata={
+            "files_checked": audit.files_checked,
+            "violation_count": len(audit.violations),
+            "violations": dg.MetadataValue.json(audit.violations[:50]),
+        },
+    )
 
 
 @dg.asset(
     key=["eval", "evaluation_metrics"],
     group_name="evaluate",
-    kinds={"duckdb"},
+    kinds={"duckdb", "parquet"},
     pool="duckdb",
-    deps=[APPROVED_KEY, dg.AssetKey(["recs", "recommendations"])],
-    description="This run's metrics (docs/review.md), appended to eval.evaluation_metrics (history kept).",
+    deps=[EXPORTS_KEY],
+    description="This run's metrics (docs/review.md) appended to eval.evaluation_metrics (history kept),"
+    " evaluation_metrics.parquet, evaluation_report.json and the date's manifest: committed together,"
+    " after the per-user files were written and read back.",
 )
 def evaluation_metrics(context: dg.AssetExecutionContext, spendsense: SpendSenseResource):
+    settings = spendsense.settings
     with spendsense.connect() as con:
-        metrics = compute_metrics(con, context.run.run_id, Path(spendsense.review_dir))
-        append_metrics(con, metrics)
+        metrics = compute_metrics(con, context.run.run_id, settings.review_dir)
+        report = publish_evaluation(
+            con, store_from_settings(settings), metrics, settings.review_dir, local_report_path(spendsense)
+        )
         history = con.execute("select count(*) from eval.evaluation_metrics").fetchall()[0][0]
-    write_evaluation_report(local_report_path(spendsense), metrics)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": history,
             "coverage_30d": metrics["coverage_30d"],
             "explainability": metrics["explainability"],
             "fairness_within_threshold": metrics["fairness_within_threshold"],
+            "purge": dg.MetadataValue.json(report["purge"] or {}),
             "summary": dg.MetadataValue.md(metrics_markdown(metrics)),
         }
     )
 
 
-@dg.asset(
-    key=["exports", "parquet_exports"],
-    group_name="evaluate",
-    kinds={"parquet", "s3"},
-    pool="duckdb",
-    deps=[dg.AssetKey(["eval", "evaluation_metrics"]), APPROVED_KEY],
-    description="Parquet files of features, personas, recommendations, approvals, metrics; the report.",
-)
-def parquet_exports(spendsense: SpendSenseResource) -> dg.MaterializeResult:
-    settings = spendsense.settings
-    with spendsense.connect() as con:
-        as_of = run_as_of(con)
-        files = export_tables(con, settings.export_uri, as_of, endpoint_url=settings.s3_endpoint_url)
-    report_path = local_report_path(spendsense)
-    report = {**json.loads(report_path.read_text()), "exports": [asdict(f) for f in files]}
-    report_bytes = (json.dumps(report, indent=2, default=str) + "\n").encode()
-    write_atomically(report_path, report_bytes)
-    report_uri = publish_file(
-        settings.export_uri, as_of, REPORT_NAME, report_bytes, endpoint_url=settings.s3_endpoint_url
-    )
-    rows = "\n".join(f"| {f.name} | {f.rows} | {f.uri} |" for f in files)
-    return dg.MaterializeResult(
-        metadata={
-            "files": dg.MetadataValue.md("| export | rows | uri |\n| --- | --- | --- |\n" + rows),
-            "report": dg.MetadataValue.text(report_uri),
-            "export_uri": dg.MetadataValue.text(settings.export_uri),
-        }
-    )
-
-
-evaluate_assets = [evaluation_metrics, parquet_exports]
+evaluate_assets = [parquet_exports, evaluation_metrics]
+evaluate_checks = [exports_publishable]

@@ -9,6 +9,7 @@ import dagster as dg
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.core.settings import CATALOG_PATH
 from spendsense_dagster.lib.ingest import loader as ingest
+from spendsense_dagster.lib.ingest.entities import PlausibilityBounds
 
 
 class AsOfConfig(dg.Config):
@@ -52,8 +53,9 @@ def _conservation_check(load: ingest.EntityLoad) -> dg.AssetCheckResult:
     )
 
 
-def _ingest_asset(entity: str, deps: list[str], description: str):
-    """A raw/<entity> asset that loads its files and reports row conservation as a check."""
+def _ingest_asset(entity: str, deps: list[str], description: str, *, bounded: bool = False):
+    """A raw/<entity> asset that loads its files and reports row conservation as a check; `bounded`
+    entities hold numbers checked against the configured plausibility bounds."""
     load_fn = getattr(ingest, f"ingest_{entity}")
 
     @dg.asset(
@@ -68,8 +70,9 @@ def _ingest_asset(entity: str, deps: list[str], description: str):
         ],
     )
     def _asset(spendsense: SpendSenseResource):
+        options = {"bounds": PlausibilityBounds.from_settings(spendsense.settings)} if bounded else {}
         with spendsense.connect() as con:
-            load = load_fn(con, Path(spendsense.raw_dir))
+            load = load_fn(con, Path(spendsense.raw_dir), **options)
         yield dg.MaterializeResult(metadata=_load_metadata(load))
         yield _conservation_check(load)
 
@@ -78,9 +81,11 @@ def _ingest_asset(entity: str, deps: list[str], description: str):
 
 raw_users = _ingest_asset("users", [], "People: customers and operators, with consent status.")
 raw_accounts = _ingest_asset(
-    "accounts", ["users"], "Accounts of known users; orphans and bad limits rejected."
+    "accounts", ["users"], "Accounts of known users; orphans and bad limits rejected.", bounded=True
 )
-raw_liabilities = _ingest_asset("liabilities", ["accounts"], "Credit card and loan terms per account.")
+raw_liabilities = _ingest_asset(
+    "liabilities", ["accounts"], "Credit card and loan terms per account.", bounded=True
+)
 
 
 @dg.asset(
@@ -97,7 +102,11 @@ raw_liabilities = _ingest_asset("liabilities", ["accounts"], "Credit card and lo
 def raw_transactions(config: AsOfConfig, spendsense: SpendSenseResource):
     with spendsense.connect() as con:
         load = ingest.ingest_transactions(
-            con, Path(spendsense.raw_dir), config.parsed(), spendsense.amount_convention
+            con,
+            Path(spendsense.raw_dir),
+            config.parsed(),
+            spendsense.amount_convention,
+            bounds=PlausibilityBounds.from_settings(spendsense.settings),
         )
     yield dg.MaterializeResult(metadata=_load_metadata(load))
     yield _conservation_check(load)

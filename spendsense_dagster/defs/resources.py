@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,8 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR, Settings
+from spendsense_dagster.lib.core.locks import connect_warehouse
+from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR, SECRET_ENV_VARS, Settings
 
 PATH_FIELDS = {"raw_dir", "warehouse_path", "review_dir"}
 
@@ -20,23 +22,44 @@ PATH_FIELDS = {"raw_dir", "warehouse_path", "review_dir"}
 class SpendSenseResource(dg.ConfigurableResource):
     """`Settings` as a Dagster resource (same field names), plus the warehouse connection.
 
-    Asset bodies never read os.environ: everything comes through here.
+    Asset bodies never read os.environ: everything comes through here. Secrets are configured as
+    `dg.EnvVar` (see `from_settings`): the UI shows the variable's name, never its value.
     """
 
     raw_dir: str
     warehouse_path: str
     review_dir: str
     export_uri: str
-    amount_convention: str = "spendsense"
+    # Defaults are Settings' own (one home); `from_settings` fills every field anyway.
+    amount_convention: str = Settings.amount_convention
     openai_api_key: str | None = None
     openai_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini"
+    openai_model: str = Settings.openai_model
     s3_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    s3_max_attempts: int = Settings.s3_max_attempts
+    lock_wait_seconds: float = Settings.lock_wait_seconds
+    max_abs_amount: float = Settings.max_abs_amount
+    max_abs_balance: float = Settings.max_abs_balance
+    max_credit_limit: float = Settings.max_credit_limit
+    max_apr: float = Settings.max_apr
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SpendSenseResource:
         values = {f.name: getattr(settings, f.name) for f in fields(Settings)}
-        return cls(**{name: str(v) if isinstance(v, Path) else v for name, v in values.items()})
+        config = {name: str(v) if isinstance(v, Path) else v for name, v in values.items()}
+        for name, variable in SECRET_ENV_VARS.items():
+            if config[name] is None:
+                continue
+            if os.environ.get(variable) != config[name]:
+                raise ValueError(
+                    f"{name} must come from the environment variable {variable}, so that Dagster shows"
+                    " its name and never its value"
+                )
+            config[name] = dg.EnvVar(variable)
+        return cls(**config)
 
     @property
     def settings(self) -> Settings:
@@ -44,11 +67,19 @@ class SpendSenseResource(dg.ConfigurableResource):
         return Settings(**{name: Path(v) if name in PATH_FIELDS else v for name, v in values.items()})
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One short-lived connection per step: DuckDB allows one writer, so never hold the file open."""
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One short-lived connection per step: DuckDB allows one writer, so never hold the file open.
+
+        When another process holds the file, wait (bounded by lock_wait_seconds) and say so in the log.
+        """
         path = Path(self.warehouse_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
+        con = connect_warehouse(
+            path,
+            read_only=read_only,
+            wait_seconds=self.lock_wait_seconds,
+            on_wait=dg.get_dagster_logger().warning,
+        )
         try:
             yield con
         finally:

@@ -7,7 +7,10 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.review.decision_log import load_decisions
+from spendsense_dagster.lib.review.consent_log import consent_log_path
+from spendsense_dagster.lib.review.csv_decisions import UNAPPLIED_CSV_NAME, CsvImport
+from spendsense_dagster.lib.review.decision_log import decision_log_path, load_decisions
+from spendsense_dagster.lib.review.jsonl_log import rejected_path
 from spendsense_dagster.lib.review.queue import (
     QUEUE_CSV_NAME,
     approved_items_violations,
@@ -16,32 +19,63 @@ from spendsense_dagster.lib.review.queue import (
     import_csv_decisions,
 )
 
+QUEUE_KEY = dg.AssetKey(["review", "approval_queue"])
 APPROVED_KEY = dg.AssetKey(["review", "approved_recommendations"])
 
 
+def _typed_decisions_check(imported: CsvImport, review_dir: Path) -> dg.AssetCheckResult:
+    """WARN, not blocking: refused typed decisions are kept, and an operator has to look at them."""
+    description = None
+    if imported.kept:
+        description = (
+            f"{imported.kept} typed decision(s) could not be applied and were kept:"
+            f" {imported.kept_unapplied} in {review_dir / UNAPPLIED_CSV_NAME} (with the refusal reason),"
+            f" {imported.kept_in_queue} still in {review_dir / QUEUE_CSV_NAME}. First: {imported.errors[0]}"
+        )
+    return dg.AssetCheckResult(
+        check_name="typed_decisions_applied",
+        passed=imported.kept == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "kept": imported.kept,
+            "kept_unapplied": imported.kept_unapplied,
+            "kept_in_queue": imported.kept_in_queue,
+            "refusals": dg.MetadataValue.json(imported.errors[:50]),
+        },
+    )
+
+
+def _set_aside_lines(review_dir: Path) -> int:
+    """Lines the log readers moved to a .rejected sidecar (`spendsense review verify-log` lists them)."""
+    sidecars = [rejected_path(log(review_dir)) for log in (decision_log_path, consent_log_path)]
+    return sum(len(path.read_bytes().splitlines()) for path in sidecars if path.exists())
+
+
 @dg.asset(
-    key=["review", "approval_queue"],
+    key=QUEUE_KEY,
     group_name="review",
     kinds={"duckdb", "csv", "html"},
     pool="duckdb",
     deps=[dg.AssetKey(["recs", "recommendations"])],
     description="Pending items for operators: review.approval_queue, approval_queue.csv and .html.",
+    check_specs=[dg.AssetCheckSpec("typed_decisions_applied", asset=QUEUE_KEY)],
 )
-def approval_queue(spendsense: SpendSenseResource) -> dg.MaterializeResult:
+def approval_queue(spendsense: SpendSenseResource):
     review_dir = Path(spendsense.review_dir)
-    csv_path = review_dir / QUEUE_CSV_NAME
     with spendsense.connect() as con:
         # Decisions typed into the current CSV are logged before the CSV is rewritten: none is lost.
-        imported = import_csv_decisions(con, csv_path, review_dir) if csv_path.exists() else None
+        imported = import_csv_decisions(con, review_dir / QUEUE_CSV_NAME, review_dir)
         decisions = load_decisions(con, review_dir, "review.decisions", temp=False)
         queue = build_approval_queue(con, review_dir)
     status_rows = "\n".join(f"| {status} | {n} |" for status, n in sorted(queue.status_counts.items()))
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": queue.rows,
             "decisions_in_log": decisions,
-            "csv_decisions_recorded": len(imported.recorded) if imported else 0,
-            "csv_decision_errors": dg.MetadataValue.json(imported.errors if imported else []),
+            "log_lines_set_aside": _set_aside_lines(review_dir),
+            "csv_decisions_recorded": len(imported.recorded),
+            "csv_decision_errors": dg.MetadataValue.json(imported.errors),
             "pending_by_guardrail_status": dg.MetadataValue.md(
                 "| guardrail status | pending items |\n| --- | --- |\n" + status_rows
             ),
@@ -49,6 +83,7 @@ def approval_queue(spendsense: SpendSenseResource) -> dg.MaterializeResult:
             "html": dg.MetadataValue.path(str(queue.html_path)),
         }
     )
+    yield _typed_decisions_check(imported, review_dir)
 
 
 @dg.asset(

@@ -7,7 +7,7 @@ A `.env` file in the working directory is read first when present; real environm
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The repository root: default data folders live under it, so the CLI works from any directory.
@@ -19,6 +19,25 @@ CATALOG_PATH = PROJECT_ROOT / "data" / "product_catalog.json"
 # docs/ingest.md: the original SpendSense files use amount < 0 for money leaving the account.
 # Plaid's own convention is the opposite (positive = outflow); "plaid" flips the sign in staging.
 AMOUNT_CONVENTIONS = ("spendsense", "plaid")
+
+# Secrets, by settings field: each is read from this environment variable, and Dagster resources take
+# it as `dg.EnvVar(<name>)` so that its value never shows in the UI (docs/orchestration.md).
+SECRET_ENV_VARS = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+    "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+    "aws_session_token": "AWS_SESSION_TOKEN",
+}
+
+# Plausibility bounds of the ingest (docs/ingest.md): (environment variable, default). A configured
+# bound may not exceed MAX_PLAUSIBILITY_BOUND, so sums and variances over accepted values stay finite.
+PLAUSIBILITY_BOUNDS = {
+    "max_abs_amount": ("SPENDSENSE_MAX_ABS_AMOUNT", 10_000_000.0),
+    "max_abs_balance": ("SPENDSENSE_MAX_ABS_BALANCE", 1_000_000_000.0),
+    "max_credit_limit": ("SPENDSENSE_MAX_CREDIT_LIMIT", 100_000_000.0),
+    "max_apr": ("SPENDSENSE_MAX_APR", 100.0),
+}
+MAX_PLAUSIBILITY_BOUND = 1e12
 
 
 def _load_dotenv(path: Path) -> dict[str, str]:
@@ -35,6 +54,19 @@ def _load_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def _positive_number(env: dict[str, str], name: str, default: float, maximum: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {text!r}") from None
+    if not 0 < value <= maximum:
+        raise ValueError(f"{name} must be greater than 0 and at most {maximum:g}, got {text!r}")
+    return value
+
+
 def _path(env: dict[str, str], name: str, default: str) -> Path:
     """A path setting: a value the user gives is relative to the working directory, a default to the repo."""
     if env.get(name):
@@ -49,10 +81,23 @@ class Settings:
     review_dir: Path
     export_uri: str
     amount_convention: str = "spendsense"
-    openai_api_key: str | None = None
+    # repr=False: a printed Settings (an error message, a log line) never shows a secret
+    openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     s3_endpoint_url: str | None = None
+    # None: boto3's own chain (profile, instance role, ...) finds the AWS credentials
+    aws_access_key_id: str | None = field(default=None, repr=False)
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    # S3 attempts per request, the first included (AWS_MAX_ATTEMPTS)
+    s3_max_attempts: int = 5
+    # How long a run waits for a warehouse another process holds before it gives up (docs/orchestration.md)
+    lock_wait_seconds: float = 600.0
+    max_abs_amount: float = PLAUSIBILITY_BOUNDS["max_abs_amount"][1]
+    max_abs_balance: float = PLAUSIBILITY_BOUNDS["max_abs_balance"][1]
+    max_credit_limit: float = PLAUSIBILITY_BOUNDS["max_credit_limit"][1]
+    max_apr: float = PLAUSIBILITY_BOUNDS["max_apr"][1]
 
     @property
     def cache_dir(self) -> Path:
@@ -66,7 +111,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = {**_load_dotenv(Path.cwd() / ".env"), **(os.environ if environ is None else environ)}
+        """Settings from `environ`, or from the process environment and the `.env` file.
+
+        Reading the process environment also copies the `.env` values into it (never over a value that
+        is already set): Dagster resolves secrets from os.environ at run time (`dg.EnvVar`).
+        """
+        dotenv = _load_dotenv(Path.cwd() / ".env")
+        if environ is None:
+            for key, value in dotenv.items():
+                os.environ.setdefault(key, value)
+        env = {**dotenv, **(os.environ if environ is None else environ)}
         convention = env.get("SPENDSENSE_AMOUNT_CONVENTION", "spendsense").strip().lower()
         if convention not in AMOUNT_CONVENTIONS:
             raise ValueError(
@@ -81,8 +135,14 @@ class Settings:
             review_dir=_path(env, "SPENDSENSE_REVIEW_DIR", "data/review"),
             export_uri=export_uri,
             amount_convention=convention,
-            openai_api_key=env.get("OPENAI_API_KEY") or None,
             openai_base_url=env.get("OPENAI_BASE_URL") or None,
             openai_model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL") or None,
+            s3_max_attempts=int(_positive_number(env, "AWS_MAX_ATTEMPTS", 5, 20)),
+            lock_wait_seconds=_positive_number(env, "SPENDSENSE_LOCK_WAIT_SECONDS", 600.0, 86_400.0),
+            **{name: env.get(variable) or None for name, variable in SECRET_ENV_VARS.items()},
+            **{
+                name: _positive_number(env, variable, default, MAX_PLAUSIBILITY_BOUND)
+                for name, (variable, default) in PLAUSIBILITY_BOUNDS.items()
+            },
         )

@@ -503,9 +503,9 @@ def compute_metrics(
     return metrics
 
 
-def append_metrics(con: duckdb.DuckDBPyConnection, metrics: dict) -> None:
-    """Add the run's row to eval.evaluation_metrics (created when missing); a re-run of the same run_id
-    replaces its own row, other runs' rows are history and stay."""
+def replace_metrics_row(con: duckdb.DuckDBPyConnection, metrics: dict) -> None:
+    """Add the run's row to eval.evaluation_metrics (created when missing) inside the caller's
+    transaction; a re-run of the same run_id replaces its own row, other runs' rows are history."""
     con.execute("create schema if not exists eval")
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type in METRIC_COLUMNS.items())
     con.execute(f"create table if not exists eval.evaluation_metrics ({columns})")
@@ -514,11 +514,5 @@ def append_metrics(con: duckdb.DuckDBPyConnection, metrics: dict) -> None:
     select_list = ", ".join(
         f"cast(${name} as {sql_type}) as {name}" for name, sql_type in METRIC_COLUMNS.items()
     )
-    con.execute("begin transaction")
-    try:
-        con.execute("delete from eval.evaluation_metrics where run_id = ?", [metrics["run_id"]])
-        con.execute(f"insert into eval.evaluation_metrics by name select {select_list}", row)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    con.execute("delete from eval.evaluation_metrics where run_id = ?", [metrics["run_id"]])
+    con.execute(f"insert into eval.evaluation_metrics by name select {select_list}", row)

@@ -1,38 +1,9 @@
-"""The evaluation report: evaluation_report.json beside the exports, and the markdown asset metadata."""
+"""The evaluation metrics as markdown for asset metadata (the report file itself: publish.py)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import asdict
-from pathlib import Path
-
-import duckdb
-
-from spendsense_dagster.lib.core.files import write_atomically
 from spendsense_dagster.lib.core.windows import WINDOWS
-from spendsense_dagster.lib.evaluate.exports import ExportedFile
-from spendsense_dagster.lib.evaluate.metrics import METRIC_COLUMNS, append_metrics, compute_metrics
-
-
-def write_evaluation_report(path: Path, metrics: dict, exports: Sequence[ExportedFile] = ()) -> Path:
-    """evaluation_report.json: the metrics, the fairness breakdowns and the exported files (presigned
-    URLs included); written to a temp file and renamed so a reader never sees half a report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    report = {**metrics, "exports": [asdict(exported) for exported in exports]}
-    return write_atomically(path, (json.dumps(report, indent=2, default=str) + "\n").encode())
-
-
-def evaluate_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, review_dir: Path, report_path: Path, **options
-) -> dict:
-    """compute_metrics + append_metrics + write_evaluation_report (without exports; rewrite the report
-    with `write_evaluation_report` once the exports, which include the metrics table, are done)."""
-    metrics = compute_metrics(con, run_id, review_dir, **options)
-    append_metrics(con, metrics)
-    write_evaluation_report(report_path, metrics)
-    return metrics
+from spendsense_dagster.lib.evaluate.metrics import METRIC_COLUMNS
 
 
 def _format(value) -> str:

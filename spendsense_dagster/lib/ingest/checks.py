@@ -5,7 +5,8 @@ once the rejected records are deleted and the helper columns dropped (writing mi
 dominant cost, so there is no second copy). Two set-based steps decide the rejections:
 
 1. `stage_file_sql`, once per file: type each field and run the per-record checks, in order
-   not_an_object -> missing_required_field -> invalid_type -> invalid_value.
+   not_an_object -> duplicate_field -> missing_required_field -> invalid_type -> invalid_value
+   (invalid_value includes the plausibility bounds).
 2. `rejections_sql`, over the staged records that passed step 1: the entity rules
    (unsupported_currency, invalid_credit_limit, future_date), then duplicate_key among the records still
    valid (the first in (file name, record index) order is kept), then the parent checks against the
@@ -19,7 +20,15 @@ from __future__ import annotations
 
 from spendsense_dagster.lib.core.sql import quote_identifier as _quote
 from spendsense_dagster.lib.core.sql import sql_string as _sql_string
-from spendsense_dagster.lib.ingest.entities import KIND_DESCRIPTIONS, EntitySpec, Field, Rule
+from spendsense_dagster.lib.ingest.entities import (
+    KIND_DESCRIPTIONS,
+    MIN_MONEY_MAGNITUDE,
+    MONEY_BOUNDS,
+    EntitySpec,
+    Field,
+    PlausibilityBounds,
+    Rule,
+)
 
 REJECTED_TABLE = "_ingest_rejected"
 HELPER_COLUMNS = ("record_pos", "record_index", "reason", "detail")
@@ -43,11 +52,13 @@ def staging_table_ddl(spec: EntitySpec) -> str:
     """
 
 
-def stage_file_sql(spec: EntitySpec, relation_sql: str, file_name: str, first_pos: int) -> str:
+def stage_file_sql(
+    spec: EntitySpec, relation_sql: str, file_name: str, first_pos: int, bounds: PlausibilityBounds
+) -> str:
     """Insert one file's records, typed and checked; record_pos = first_pos + record_index."""
     typed = ", ".join(f"{_typed_sql(field)} as {_quote(field.name)}" for field in spec.fields)
     columns = ", ".join(_quote(field.name) for field in spec.fields)
-    checks = _record_checks(spec)
+    checks = _record_checks(spec, bounds)
     # Numbering records in file order keeps the reader on one thread; materialising what it read
     # lets the typing, the checks and the (compressing) write that follow use every core.
     return f"""
@@ -188,9 +199,13 @@ def _parent_checks(spec: EntitySpec) -> tuple[list[Rule], str]:
     return checks, join
 
 
-def _record_checks(spec: EntitySpec) -> list[Rule]:
+def _record_checks(spec: EntitySpec, bounds: PlausibilityBounds) -> list[Rule]:
     """The per-record checks of step 1, in the order they decide a record's reason."""
-    checks = [Rule("not_an_object", "not is_object", "'the record is not a JSON object'")]
+    checks = [
+        Rule("not_an_object", "not is_object", "'the record is not a JSON object'"),
+        # Readers disagree on which of two values is meant (DuckDB keeps the first, Python the last).
+        Rule("duplicate_field", "repeated_fields is not null", "'repeated field(s): ' || repeated_fields"),
+    ]
     checks += [
         Rule("missing_required_field", _missing_sql(field), f"'{field.name} is missing'")
         for field in spec.fields
@@ -223,7 +238,31 @@ def _record_checks(spec: EntitySpec) -> list[Rule]:
             )
         if field.non_negative:
             checks.append(Rule("invalid_value", f"{value} < 0", f"{shown} || ' is negative'"))
+        if field.bound is not None:
+            checks.extend(_bound_checks(field, getattr(bounds, field.bound)))
     return checks
+
+
+def _bound_checks(field: Field, bound: float) -> list[Rule]:
+    """invalid_value beyond the field's plausibility bound (and, for money, a non-zero speck below
+    MIN_MONEY_MAGNITUDE): no accepted value can overflow a sum, a variance or a ratio in the models."""
+    value, limit = _quote(field.name), repr(float(bound))
+    shown = f"'{field.name} ' || left({_text(field)}, 80)"
+    if field.bound not in MONEY_BOUNDS:
+        return [Rule("invalid_value", f"{value} > {limit}", f"{shown} || ' is above {_number(bound)}'")]
+    return [
+        Rule("invalid_value", f"abs({value}) > {limit}", f"{shown} || ' is beyond ±{_number(bound)}'"),
+        Rule(
+            "invalid_value",
+            f"{value} <> 0 and abs({value}) < {MIN_MONEY_MAGNITUDE!r}",
+            f"{shown} || ' is not zero but smaller than {MIN_MONEY_MAGNITUDE}'",
+        ),
+    ]
+
+
+def _number(value: float) -> str:
+    """10000000.0 -> '10,000,000', 99.5 -> '99.5' (for detail texts)."""
+    return f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
 def _first_failure(checks: list[Rule], part: str, earlier: str | None = None) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from spendsense_dagster.lib.core.settings import Settings
+
 # The SQL type each field kind is loaded as, and how an invalid_type detail names it.
 KIND_SQL_TYPES = {
     "text": "varchar",
@@ -32,6 +34,7 @@ KIND_DESCRIPTIONS = {
 # Machine-readable rejection reasons, in the order the checks run (the first failing one is recorded).
 REJECTION_REASONS = (
     "not_an_object",
+    "duplicate_field",
     "missing_required_field",
     "invalid_type",
     "invalid_value",
@@ -45,6 +48,39 @@ REJECTION_REASONS = (
 )
 
 
+# A non-zero amount, balance or limit smaller than this is not money; as a divisor (utilisation,
+# months of spend) it would make a ratio infinite.
+MIN_MONEY_MAGNITUDE = 0.0001
+# Plausibility kinds (PlausibilityBounds fields) held to MIN_MONEY_MAGNITUDE as well as their bound.
+MONEY_BOUNDS = ("amount", "balance", "limit")
+
+
+@dataclass(frozen=True)
+class PlausibilityBounds:
+    """The largest plausible magnitude per kind of number (docs/ingest.md); beyond it, invalid_value.
+
+    Defaults are Settings' (SPENDSENSE_MAX_ABS_AMOUNT, ...), which caps them so that no sum or variance
+    over accepted values can overflow.
+    """
+
+    amount: float = Settings.max_abs_amount  # |transaction amount|, payment amounts
+    balance: float = Settings.max_abs_balance  # |account balance|, statement balance
+    limit: float = Settings.max_credit_limit  # |credit limit|
+    apr: float = Settings.max_apr  # APRs and loan interest rates, in percent
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PlausibilityBounds:
+        return cls(
+            amount=settings.max_abs_amount,
+            balance=settings.max_abs_balance,
+            limit=settings.max_credit_limit,
+            apr=settings.max_apr,
+        )
+
+
+DEFAULT_BOUNDS = PlausibilityBounds()
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -53,6 +89,8 @@ class Field:
     # Accepted values, compared trimmed and lower-cased; the column stores that normalised form.
     allowed: tuple[str, ...] = ()
     non_negative: bool = False
+    # A PlausibilityBounds field name: the value must lie within that bound (numbers only).
+    bound: str | None = None
 
     @property
     def sql_type(self) -> str:
@@ -143,9 +181,9 @@ ACCOUNTS = EntitySpec(
         Field("user_id", "text", required=True),
         Field("type", "text", required=True),
         Field("subtype", "text"),
-        Field("balance_available", "double"),
-        Field("balance_current", "double"),
-        Field("balance_limit", "double"),
+        Field("balance_available", "double", bound="balance"),
+        Field("balance_current", "double", bound="balance"),
+        Field("balance_limit", "double", bound="limit"),
         # Null means USD (as in Plaid, where a null ISO code comes with an unofficial currency).
         Field("iso_currency_code", "text"),
         Field("holder_category", "text"),
@@ -176,7 +214,7 @@ TRANSACTIONS = EntitySpec(
         # Optional: taken from the account's owner when missing (user_mismatch when it disagrees).
         Field("user_id", "text"),
         Field("date", "date", required=True),
-        Field("amount", "double", required=True),
+        Field("amount", "double", required=True, bound="amount"),
         Field("merchant_name", "text"),
         Field("merchant_entity_id", "text"),
         Field("payment_channel", "text"),
@@ -204,15 +242,15 @@ LIABILITIES = EntitySpec(
         Field("account_id", "text", required=True),
         Field("user_id", "text"),
         Field("liability_type", "text"),
-        Field("apr_purchase", "double", non_negative=True),
-        Field("apr_balance_transfer", "double", non_negative=True),
-        Field("apr_cash_advance", "double", non_negative=True),
-        Field("minimum_payment_amount", "double", non_negative=True),
-        Field("last_payment_amount", "double", non_negative=True),
+        Field("apr_purchase", "double", non_negative=True, bound="apr"),
+        Field("apr_balance_transfer", "double", non_negative=True, bound="apr"),
+        Field("apr_cash_advance", "double", non_negative=True, bound="apr"),
+        Field("minimum_payment_amount", "double", non_negative=True, bound="amount"),
+        Field("last_payment_amount", "double", non_negative=True, bound="amount"),
         Field("is_overdue", "boolean"),
         Field("next_payment_due_date", "date"),
-        Field("last_statement_balance", "double"),
-        Field("interest_rate", "double", non_negative=True),
+        Field("last_statement_balance", "double", bound="balance"),
+        Field("interest_rate", "double", non_negative=True, bound="apr"),
         Field("created_at", "timestamp"),
     ),
     parent=Parent("raw.accounts", "account_id", "orphan_account", owner="user_id"),

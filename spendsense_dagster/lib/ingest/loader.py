@@ -35,12 +35,14 @@ from spendsense_dagster.lib.ingest.checks import (
 )
 from spendsense_dagster.lib.ingest.entities import (
     ACCOUNTS,
+    DEFAULT_BOUNDS,
     ENTITIES,
     LIABILITIES,
     PRODUCTS,
     TRANSACTIONS,
     USERS,
     EntitySpec,
+    PlausibilityBounds,
 )
 from spendsense_dagster.lib.ingest.sources import (
     IngestError,
@@ -84,9 +86,11 @@ def ingest_users(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> EntityLoad:
     return _ingest(con, USERS, _required_sources(raw_dir, USERS))
 
 
-def ingest_accounts(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> EntityLoad:
+def ingest_accounts(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, *, bounds: PlausibilityBounds = DEFAULT_BOUNDS
+) -> EntityLoad:
     """Needs raw.users: an account of a user not there is rejected as orphan_user."""
-    return _ingest(con, ACCOUNTS, _required_sources(raw_dir, ACCOUNTS))
+    return _ingest(con, ACCOUNTS, _required_sources(raw_dir, ACCOUNTS), bounds=bounds)
 
 
 def ingest_transactions(
@@ -96,6 +100,7 @@ def ingest_transactions(
     amount_convention: str = "spendsense",
     *,
     today: date | None = None,
+    bounds: PlausibilityBounds = DEFAULT_BOUNDS,
 ) -> EntityLoad:
     """Needs raw.accounts. Resolves the as-of date and rewrites raw.run_context with it.
 
@@ -111,12 +116,14 @@ def ingest_transactions(
         raw_dir=raw_dir,
         today=today or datetime.now(UTC).date(),
     )
-    return _ingest(con, TRANSACTIONS, _required_sources(raw_dir, TRANSACTIONS), run_context)
+    return _ingest(con, TRANSACTIONS, _required_sources(raw_dir, TRANSACTIONS), run_context, bounds)
 
 
-def ingest_liabilities(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> EntityLoad:
+def ingest_liabilities(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, *, bounds: PlausibilityBounds = DEFAULT_BOUNDS
+) -> EntityLoad:
     """Needs raw.accounts. Optional input: no file gives an empty table."""
-    return _ingest(con, LIABILITIES, find_source_files(raw_dir, LIABILITIES.file_stem))
+    return _ingest(con, LIABILITIES, find_source_files(raw_dir, LIABILITIES.file_stem), bounds=bounds)
 
 
 def ingest_products(con: duckdb.DuckDBPyConnection, catalog_path: Path) -> EntityLoad:
@@ -167,13 +174,14 @@ def _ingest(
     spec: EntitySpec,
     sources: list[SourceFile],
     run_context: _RunContext | None = None,
+    bounds: PlausibilityBounds = DEFAULT_BOUNDS,
 ) -> EntityLoad:
     """Stage and check every record, then publish the entity's tables in one transaction."""
     _require_parent_table(con, spec)
     try:
         _create_raw_tables(con)
         con.execute(staging_table_ddl(spec)).fetchall()
-        records_read = _stage_records(con, spec, sources)
+        records_read = _stage_records(con, spec, sources, bounds)
         as_of = None
         if run_context is not None:
             as_of = run_context.as_of or _default_as_of(con, spec, run_context.today)
@@ -249,12 +257,14 @@ def _create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
 
 
-def _stage_records(con: duckdb.DuckDBPyConnection, spec: EntitySpec, sources: list[SourceFile]) -> int:
+def _stage_records(
+    con: duckdb.DuckDBPyConnection, spec: EntitySpec, sources: list[SourceFile], bounds: PlausibilityBounds
+) -> int:
     """Read, type and check every record of every file; returns how many records were read."""
     records_read = 0
     with _insertion_order_relaxed(con):
         for source in sources:
-            records_read += _stage_file(con, spec, source, first_pos=records_read)
+            records_read += _stage_file(con, spec, source, records_read, bounds)
     return records_read
 
 
@@ -270,7 +280,13 @@ def _insertion_order_relaxed(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"set preserve_insertion_order = {str(previous).lower()}").fetchall()
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, spec: EntitySpec, source: SourceFile, first_pos: int) -> int:
+def _stage_file(
+    con: duckdb.DuckDBPyConnection,
+    spec: EntitySpec,
+    source: SourceFile,
+    first_pos: int,
+    bounds: PlausibilityBounds,
+) -> int:
     """Stage one file; returns its record count.
 
     JSON is read by the fast reader first; when it refuses the file (a record that is not an object,
@@ -278,20 +294,26 @@ def _stage_file(con: duckdb.DuckDBPyConnection, spec: EntitySpec, source: Source
     """
     if source.format != "parquet":
         try:
-            return _insert_file(con, spec, source, first_pos, tolerant=False)
+            return _insert_file(con, spec, source, first_pos, bounds, tolerant=False)
         except (duckdb.InvalidInputException, duckdb.IOException):
             pass
     try:
-        return _insert_file(con, spec, source, first_pos, tolerant=True)
+        return _insert_file(con, spec, source, first_pos, bounds, tolerant=True)
     except (duckdb.InvalidInputException, duckdb.IOException) as error:
         raise unreadable_file_error(source, error) from error
 
 
 def _insert_file(
-    con: duckdb.DuckDBPyConnection, spec: EntitySpec, source: SourceFile, first_pos: int, *, tolerant: bool
+    con: duckdb.DuckDBPyConnection,
+    spec: EntitySpec,
+    source: SourceFile,
+    first_pos: int,
+    bounds: PlausibilityBounds,
+    *,
+    tolerant: bool,
 ) -> int:
     relation = record_fields_sql(con, source, spec.field_names, tolerant=tolerant)
-    return con.execute(stage_file_sql(spec, relation, source.name, first_pos)).fetchall()[0][0]
+    return con.execute(stage_file_sql(spec, relation, source.name, first_pos, bounds)).fetchall()[0][0]
 
 
 def _default_as_of(con: duckdb.DuckDBPyConnection, spec: EntitySpec, today: date) -> date:

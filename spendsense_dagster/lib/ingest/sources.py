@@ -1,9 +1,10 @@
 """Input files of the ingest: which files hold an entity, how DuckDB reads them, clear errors for bad ones.
 
 Every reader yields the same relation, whatever the format, so the checks in `ingest_checks` are written
-once: `record_index` (0-based position of the record in its file), `is_object`, and one VARCHAR column
-`text_<field>` per known field: a JSON string unescaped, a number or boolean as written, an object or
-array as its JSON text, SQL null when the field is absent or JSON null. Unknown fields are not read.
+once: `record_index` (0-based position of the record in its file), `is_object`, `repeated_fields` (the
+known fields that occur more than once in the object, comma-separated; null when none), and one VARCHAR
+column `text_<field>` per known field: a JSON string unescaped, a number or boolean as written, an object
+or array as its JSON text, SQL null when the field is absent or JSON null. Unknown fields are not read.
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ def record_fields_sql(
     """SQL yielding record_index, is_object and text_<field> columns for one file.
 
     The fast JSON reader (DuckDB's read_json with declared columns) refuses a file holding a record
-    that is not an object or has a repeated key (and reads a JSON null record as an object without
+    that is not an object or repeats a known field (and reads a JSON null record as an object without
     fields: the payload step corrects its reason); the `tolerant` one reads each record as a JSON
-    value first, so such records reach the checks. Both give the same text for every field.
+    value first, so such records reach the checks. It would keep a repeated field's first value, so
+    it lists the repeated known fields itself. Both give the same text for every field.
     """
     path = sql_string(str(source.path))
     if source.format == "parquet":
@@ -72,20 +74,33 @@ def record_fields_sql(
     if not tolerant:
         columns = "{" + ", ".join(f"{sql_string(name)}: 'varchar'" for name in field_names) + "}"
         return f"""
-            select ordinality - 1 as record_index, true as is_object, {texts}
+            select
+                ordinality - 1 as record_index, true as is_object, null::varchar as repeated_fields, {texts}
             from read_json({path}, format = '{source.format}', columns = {columns}) with ordinality
         """
     structure = sql_string(json.dumps(dict.fromkeys(field_names, "VARCHAR")))
+    known = "[" + ", ".join(sql_string(name) for name in field_names) + "]"
     # read_json_objects returns each record's own text, trimmed: an object starts with '{'.
+    # json_keys lists a repeated key as often as it occurs.
     return f"""
         with records as (
             select
                 ordinality - 1 as record_index,
                 starts_with(json::varchar, '{{') as is_object,
+                case when starts_with(json::varchar, '{{') then json_keys(json) end as record_keys,
                 unnest(json_transform(json, {structure}))
             from read_json_objects({path}, format = '{source.format}') with ordinality
+        ),
+        repeated as (
+            select
+                *,
+                nullif(array_to_string(list_sort(list_filter(
+                    list_distinct(record_keys),
+                    key -> list_contains({known}, key) and len(list_filter(record_keys, k -> k = key)) > 1
+                )), ', '), '') as repeated_fields
+            from records
         )
-        select record_index, is_object, {texts} from records
+        select record_index, is_object, repeated_fields, {texts} from repeated
     """
 
 
@@ -139,7 +154,8 @@ def _parquet_fields_sql(con: duckdb.DuckDBPyConnection, source: SourceFile, fiel
             value = f"{quote_identifier(name)}::varchar"
         texts.append(f"{value} as {quote_identifier('text_' + name)}")
     return f"""
-        select file_row_number as record_index, true as is_object, {", ".join(texts)}
+        select file_row_number as record_index, true as is_object, null::varchar as repeated_fields,
+            {", ".join(texts)}
         from read_parquet({sql_string(str(source.path))}, file_row_number = true)
     """
 

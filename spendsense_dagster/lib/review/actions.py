@@ -101,7 +101,8 @@ def _request_problems(request: DecisionRequest, item: dict | None, user_types: d
     if item is None:
         problems.append(
             f"unknown recommendation id {rec_id!r}: not in recs.recommendations "
-            "(regenerated content has a new id; see the approval queue)"
+            "(stale: regenerated content, e.g. of a run as of another date, has a new id; "
+            "see the approval queue)"
         )
     if action in ("reject", "override") and not request.reason:
         problems.append(f"{action} of {rec_id} needs a reason")

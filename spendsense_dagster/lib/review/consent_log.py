@@ -1,23 +1,27 @@
-"""Consent changes (grant / revoke) in an append-only JSONL log outside the warehouse (docs/review.md).
+"""Consent changes (grant / revoke) in an append-only JSONL log outside the warehouse, and every user's
+consent now (docs/review.md).
 
-A user's effective consent is the latest log entry when there is one, else `raw.users.consent_status`:
-a revoke recorded today withdraws the user's items from the next approved set and export even though
-the raw feed still says "consented".
+`effective_consent` is the one place consent is decided; everything that selects users for a model,
+an approved item or an export reads it. The latest consent event wins, from two sources: the input
+feed (`consent_status` with `consent_granted_at` / `consent_revoked_at`) and this log. A revoke later
+than a grant means no consent, whichever source holds which.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from spendsense_dagster.lib.core.warehouse import create_table_from_arrow
-from spendsense_dagster.lib.review.decision_log import (
+from spendsense_dagster.lib.review.jsonl_log import (
     append_jsonl,
     parse_utc,
     read_jsonl,
+    timestamp_problem,
     utc_now_iso,
 )
 
@@ -73,50 +77,79 @@ def revoke_consent(
     return record_consent(con, review_dir, user_id, "revoke", source)
 
 
+def consent_problem(record: dict) -> str | None:
+    """Why a log record is not a consent change (the reader sets such a line aside), or None."""
+    if not isinstance(record.get("user_id"), str) or not record["user_id"]:
+        return "not a consent change: user_id missing"
+    if record.get("action") not in CONSENT_ACTIONS:
+        return f"not a consent change: action {record.get('action')!r} is not grant or revoke"
+    return timestamp_problem(record, "recorded_at")
+
+
 def read_consent_log(review_dir: Path) -> list[ConsentChange]:
-    """Every consent change, oldest first."""
-    path = consent_log_path(review_dir)
-    changes = []
-    for position, record in enumerate(read_jsonl(path), start=1):
-        if (
-            record.get("action") not in CONSENT_ACTIONS
-            or not record.get("user_id")
-            or not record.get("recorded_at")
-        ):
-            raise ValueError(f"{path}: consent change #{position} is malformed: {record}")
-        changes.append(
-            ConsentChange(
-                record["recorded_at"], record["user_id"], record["action"], record.get("source", "")
-            )
+    """Every consent change, oldest first (bad lines set aside, see jsonl_log)."""
+    return [
+        ConsentChange(
+            record["recorded_at"], record["user_id"], record["action"], str(record.get("source", ""))
         )
-    return changes
+        for record in read_jsonl(consent_log_path(review_dir), consent_problem)
+    ]
 
 
 _EFFECTIVE_CONSENT_SQL = f"""
 with users as (
-    select user_id, user_type, consent_status from raw.users
+    select user_id, user_type, consent_status, consent_granted_at, consent_revoked_at from raw.users
 ),
 
 consent_log as (
     select * from {_CONSENT_LOG_TABLE}
 ),
 
-latest_changes as (
-    select user_id, action, recorded_at
+latest_logged as (
+    select user_id, action = 'grant' as grants, recorded_at
     from consent_log
     qualify row_number() over (partition by user_id order by log_position desc) = 1
 ),
 
+feed as (
+    select
+        user_id,
+        user_type,
+        -- the flag, unless the feed's own revoke is at least as late as its grant
+        coalesce(consent_status, false)
+        and not coalesce(consent_revoked_at >= consent_granted_at, consent_revoked_at is not null)
+            as grants,
+        -- when the feed last changed; a date after now has not happened and never outranks the log
+        greatest(
+            case when consent_granted_at <= $now then consent_granted_at end,
+            case when consent_revoked_at <= $now then consent_revoked_at end
+        ) as changed_at
+    from users
+),
+
 final as (
     select
-        users.user_id,
-        users.user_type,
-        -- the latest logged change wins; no record anywhere means no consent
-        coalesce(latest_changes.action = 'grant', users.consent_status, false) as consent_status,
-        case when latest_changes.user_id is null then 'raw' else 'log' end as consent_source,
-        latest_changes.recorded_at as consent_changed_at
-    from users
-    left join latest_changes on latest_changes.user_id = users.user_id
+        feed.user_id,
+        feed.user_type,
+        case
+            when latest_logged.user_id is null then feed.grants
+            when feed.changed_at is null or latest_logged.recorded_at > feed.changed_at
+                then latest_logged.grants
+            when latest_logged.recorded_at < feed.changed_at then feed.grants
+            -- the same moment: a revoke on either side wins
+            else latest_logged.grants and feed.grants
+        end as consent_status,
+        case
+            when latest_logged.user_id is null then 'raw'
+            when feed.changed_at is null or latest_logged.recorded_at >= feed.changed_at then 'log'
+            else 'raw'
+        end as consent_source,
+        case
+            when latest_logged.user_id is null then feed.changed_at
+            else greatest(latest_logged.recorded_at, feed.changed_at)
+        end as consent_changed_at
+    from feed
+    left join latest_logged on latest_logged.user_id = feed.user_id
 )
 
 select * from final
@@ -125,7 +158,12 @@ select * from final
 
 def effective_consent(con: duckdb.DuckDBPyConnection, review_dir: Path) -> str:
     """Create the temp table `effective_consent` (user_id, user_type, consent_status, consent_source,
-    consent_changed_at): every user's consent now. Returns the table name for use in SQL."""
+    consent_changed_at): every user's consent now. Returns the table name for use in SQL.
+
+    Per user, the latest consent event decides: the last entry of the consent log, or the feed's
+    answer as of its latest timestamp (its flag, false when its revoke is as late as its grant or
+    later), whichever is later; at the same moment a revoke wins. No event anywhere means no consent.
+    """
     changes = read_consent_log(review_dir)
     log_rows = pa.table(
         {
@@ -144,5 +182,8 @@ def effective_consent(con: duckdb.DuckDBPyConnection, review_dir: Path) -> str:
         ),
     )
     create_table_from_arrow(con, _CONSENT_LOG_TABLE, log_rows, temp=True)
-    con.execute(f"create or replace temp table {EFFECTIVE_CONSENT_TABLE} as {_EFFECTIVE_CONSENT_SQL}")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con.execute(
+        f"create or replace temp table {EFFECTIVE_CONSENT_TABLE} as {_EFFECTIVE_CONSENT_SQL}", {"now": now}
+    )
     return EFFECTIVE_CONSENT_TABLE

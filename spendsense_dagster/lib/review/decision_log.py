@@ -1,86 +1,34 @@
 """The operator decision log: append-only JSONL outside the warehouse (docs/review.md).
 
 The log file is the source of truth; `review.decisions` is only a copy rebuilt from it, so rebuilding
-the warehouse or regenerating the queue never loses a decision. The JSONL helpers here are shared
-with the consent log.
+the warehouse or regenerating the queue never loses a decision. Reading and appending go through
+`jsonl_log` (a torn or invalid line is set aside, never fatal).
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from spendsense_dagster.lib.core.warehouse import create_table_from_arrow
+from spendsense_dagster.lib.review.jsonl_log import (
+    append_jsonl,
+    parse_utc,
+    read_jsonl,
+    timestamp_problem,
+    utc_now_iso,
+)
 
 DECISION_LOG_NAME = "decision_log.jsonl"
 ACTIONS = ("approve", "reject", "override")
 SOURCES = ("cli", "csv")
 # The connection-local copy of the log that queue, bulk-approve and approved-items SQL read.
 DECISIONS_TEMP_TABLE = "decision_log_rows"
-
-
-def utc_now_iso() -> str:
-    """UTC with an explicit Z: DuckDB drops (rather than applies) other offsets when casting to TIMESTAMP."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def parse_utc(text: str) -> datetime:
-    """A logged timestamp as naive UTC (offsets applied), the way the warehouse stores TIMESTAMP."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def append_jsonl(path: Path, records: Sequence[dict]) -> None:
-    """Append records, one JSON object a line, under an exclusive lock; fsync before returning.
-
-    The lock keeps concurrent writers (CLI, CSV import, another process) from interleaving lines;
-    fsync makes an acknowledged decision survive a crash.
-    """
-    if not records:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        remaining = memoryview(payload)
-        while remaining:
-            remaining = remaining[os.write(fd, remaining) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Every record of a log in file order; a missing file is an empty log."""
-    if not path.exists():
-        return []
-    with path.open("rb") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)  # never read a line a writer is still writing
-        text = handle.read().decode("utf-8")
-    records = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{line_number}: not a JSON object ({error.msg})") from error
-        if not isinstance(record, dict):  # bad data in the file, not a bad argument
-            raise ValueError(f"{path}:{line_number}: not a JSON object")  # noqa: TRY004
-        records.append(record)
-    return records
 
 
 @dataclass(frozen=True)
@@ -161,20 +109,25 @@ def append_decisions(review_dir: Path, decisions: Sequence[Decision]) -> None:
     append_jsonl(decision_log_path(review_dir), [asdict(decision) for decision in decisions])
 
 
+def decision_problem(record: dict) -> str | None:
+    """Why a log record is not a decision (the reader sets such a line aside), or None."""
+    missing = [name for name in ("operator_id", "action", "recommendation_id") if not record.get(name)]
+    if missing:
+        return f"not a decision: {', '.join(missing)} missing"
+    not_text = [
+        name for name in DECISION_FIELDS if record.get(name) is not None and not isinstance(record[name], str)
+    ]
+    if not_text:
+        return f"not a decision: {', '.join(not_text)} not text"
+    if record["action"] not in ACTIONS:
+        return f"not a decision: unknown action {record['action']!r}"
+    return timestamp_problem(record, "decided_at")
+
+
 def read_decisions(review_dir: Path) -> list[Decision]:
-    """Every decision ever logged, oldest first."""
-    path = decision_log_path(review_dir)
-    decisions = []
-    for position, record in enumerate(read_jsonl(path), start=1):
-        missing = [
-            name
-            for name in ("decided_at", "operator_id", "action", "recommendation_id")
-            if not record.get(name)
-        ]
-        if missing or record["action"] not in ACTIONS:
-            raise ValueError(f"{path}: decision #{position} is malformed (missing {missing} or bad action)")
-        decisions.append(Decision(**{name: record.get(name) for name in DECISION_FIELDS}))
-    return decisions
+    """Every decision ever logged, oldest first (bad lines set aside, see jsonl_log)."""
+    records = read_jsonl(decision_log_path(review_dir), decision_problem)
+    return [Decision(**{name: record.get(name) for name in DECISION_FIELDS}) for record in records]
 
 
 def latest_decisions(review_dir: Path) -> dict[str, Decision]:

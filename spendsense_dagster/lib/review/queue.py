@@ -1,56 +1,37 @@
-"""The operator's side of the warehouse: approval queue (table, CSV, HTML), CSV decisions, approved items.
+"""The operator's side of the warehouse: approval queue (table, CSV, HTML) and approved items.
 
-Order of a review refresh (`refresh_review`): import the decisions typed into the current CSV, rebuild
-review.decisions, rebuild the queue (pending items only), rebuild review.approved_recommendations.
+Order of a review refresh (`refresh_review`): import the decisions typed into the current CSV
+(csv_decisions), rebuild review.decisions, rebuild the queue (pending items only), rebuild
+review.approved_recommendations.
 """
 
 from __future__ import annotations
 
-import csv
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from spendsense_dagster.lib.core.csv_cells import escape_cell_sql, unescape_cell
+from spendsense_dagster.lib.core.csv_cells import escape_cell_sql
 from spendsense_dagster.lib.core.files import atomic_path, write_atomically
 from spendsense_dagster.lib.core.sql import sql_string
 from spendsense_dagster.lib.core.warehouse import create_table_from_arrow
-from spendsense_dagster.lib.review.actions import (
-    DecisionRequest,
-    check_requests,
-    create_pending_table,
-    write_new_decisions,
-)
+from spendsense_dagster.lib.review.actions import create_pending_table
 from spendsense_dagster.lib.review.consent_log import effective_consent
-from spendsense_dagster.lib.review.decision_log import (
-    LATEST_DECISIONS_SQL,
-    Decision,
-    load_decisions,
+from spendsense_dagster.lib.review.csv_decisions import (
+    DECISION_COLUMNS,
+    ITEM_COLUMNS,
+    QUEUE_CSV_NAME,
+    CsvImport,
+    import_csv_decisions,
+    read_decision_rows,
 )
+from spendsense_dagster.lib.review.decision_log import LATEST_DECISIONS_SQL, load_decisions
 
-QUEUE_CSV_NAME = "approval_queue.csv"
 QUEUE_HTML_NAME = "approval_queue.html"
-ITEM_COLUMNS = (
-    "recommendation_id",
-    "user_id",
-    "persona",
-    "window_days",
-    "content_type",
-    "title",
-    "rationale",
-    "content",
-    "product_id",
-    "generator",
-    "guardrail_status",
-    "guardrail_findings",
-)
-DECISION_COLUMNS = ("decision", "operator_id", "reason", "new_title", "new_content")
-# Cells that show an operator meant to decide a row (operator_id alone is often filled down a column).
-_DECIDING_COLUMNS = ("decision", "reason", "new_title", "new_content")
 _QUEUE_ORDER = "user_id, window_days, content_type, recommendation_id"
 _CARRIED_TABLE = "carried_csv_decisions"
 
@@ -63,73 +44,12 @@ class ApprovalQueue:
     html_path: Path
 
 
-@dataclass
-class CsvImport:
-    recorded: list[Decision] = field(default_factory=list)
-    unchanged: int = 0  # rows already in the log (a second import of the same file)
-    errors: list[str] = field(default_factory=list)  # "row N: why", N as a spreadsheet numbers it
-
-
 @dataclass(frozen=True)
 class ReviewRefresh:
     imported: CsvImport
     decisions: int
     queue: ApprovalQueue
     approved: int
-
-
-def read_decision_rows(csv_path: Path) -> list[tuple[int, dict[str, str]]]:
-    """(spreadsheet row number, row) for every row an operator filled in; header is row 1."""
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheets add a BOM
-        reader = csv.DictReader(handle)
-        missing = {"recommendation_id", *DECISION_COLUMNS} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{csv_path}: not an approval queue file, missing columns {sorted(missing)}")
-        rows = (
-            (row_number, {column: unescape_cell(value) for column, value in row.items()})
-            for row_number, row in enumerate(reader, start=2)
-        )
-        return [
-            (row_number, row)
-            for row_number, row in rows
-            if any((row.get(column) or "").strip() for column in _DECIDING_COLUMNS)
-        ]
-
-
-def import_csv_decisions(
-    con: duckdb.DuckDBPyConnection, csv_path: Path, review_dir: Path, default_operator: str | None = None
-) -> CsvImport:
-    """Record the decisions filled into an approval-queue CSV (source 'csv').
-
-    Each row goes through the same validation as the CLI; invalid rows are reported and skipped, the
-    valid ones recorded. Rows already in the log are not written again, so a second import is a no-op.
-    """
-    result = CsvImport()
-    rows = read_decision_rows(csv_path)
-    requests = [
-        DecisionRequest(
-            action=row.get("decision") or "",
-            recommendation_id=row.get("recommendation_id") or "",
-            operator_id=(row.get("operator_id") or "").strip() or default_operator,
-            reason=row.get("reason"),
-            new_title=row.get("new_title"),
-            new_content=row.get("new_content"),
-        )
-        for _, row in rows
-    ]
-    valid = []
-    for (row_number, row), (decision, problems) in zip(
-        rows, check_requests(con, requests, "csv"), strict=True
-    ):
-        if not (row.get("decision") or "").strip():
-            problems = ["the decision column is empty (approve, reject or override)"]
-        if problems:
-            result.errors.extend(f"row {row_number}: {problem}" for problem in problems)
-        else:
-            valid.append(decision)
-    outcome = write_new_decisions(review_dir, valid, skip_any_repeat=True)
-    result.recorded, result.unchanged = outcome.written, len(outcome.unchanged)
-    return result
 
 
 def _carry_over_typed_cells(con: duckdb.DuckDBPyConnection, csv_path: Path) -> None:
@@ -400,8 +320,7 @@ def approved_items_violations(con: duckdb.DuckDBPyConnection, review_dir: Path) 
 
 def refresh_review(con: duckdb.DuckDBPyConnection, review_dir: Path) -> ReviewRefresh:
     """The whole review step: CSV decisions in, then decisions, queue and approved items rebuilt."""
-    csv_path = Path(review_dir) / QUEUE_CSV_NAME
-    imported = import_csv_decisions(con, csv_path, review_dir) if csv_path.exists() else CsvImport()
+    imported = import_csv_decisions(con, Path(review_dir) / QUEUE_CSV_NAME, review_dir)
     decisions = load_decisions(con, review_dir, "review.decisions", temp=False)
     queue = build_approval_queue(con, review_dir)
     approved = build_approved_recommendations(con, review_dir)
