@@ -8,7 +8,7 @@ CI_AS_OF := 2025-06-30
 export DAGSTER_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: install install-dev manifest data run test dbt-build pytest dev bench lint clean
+.PHONY: install install-dev manifest data run test dbt-build pytest dev bench lint clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,7 +43,14 @@ dbt-build: install-dev manifest
 	cd dbt_project && SPENDSENSE_WAREHOUSE=$(SCRATCH)/ci.duckdb $(DBT) build --profiles-dir . \
 		--vars '{"as_of_date": "$(CI_AS_OF)"}'
 
-pytest: install-dev manifest
+# The browser tests drive Debian's chromium: Playwright cannot download its own browser here.
+chromium:
+	@test -x /usr/bin/chromium || { \
+		test "$$(id -u)" = 0 || { echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; }; \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
+
+pytest: install-dev manifest chromium
 	$(BIN)/pytest
 
 test: lint dbt-build pytest

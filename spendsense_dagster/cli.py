@@ -110,11 +110,42 @@ def cmd_verify_log() -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
+def cmd_review_serve(args: argparse.Namespace) -> int:
+    """The operator web page; it opens the warehouse read-only per request, never between them."""
+    import uvicorn
+
+    from spendsense_dagster.lib.core.settings import Settings
+    from spendsense_dagster.lib.review.web.app import create_app
+
+    settings = Settings.from_env()
+    print(f"SpendSense review on http://{args.host}:{args.port} (warehouse {settings.warehouse_path})")
+    uvicorn.run(create_app(settings, host=args.host), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_review_token(args: argparse.Namespace) -> int:
+    """Create or rotate an operator's sign-in token; printed once, only its digest is stored."""
+    from spendsense_dagster.lib.review.actions import check_operator
+    from spendsense_dagster.lib.review.operator_tokens import issue_token
+
+    with _warehouse() as con:
+        check_operator(con, args.operator)
+    issued = issue_token(_review_dir(), args.operator)
+    print(f"New sign-in token for {issued.operator_id} (shown once; only its SHA-256 digest is kept in")
+    print(f"{issued.path}; running this again rotates it and signs out every session of the old one):")
+    print(issued.token)
+    return 0
+
+
 def cmd_review(args: argparse.Namespace) -> int:
     from spendsense_dagster.lib.review import actions as review_actions
 
     if args.action == "verify-log":
         return cmd_verify_log()
+    if args.action == "serve":
+        return cmd_review_serve(args)
+    if args.action == "token":
+        return cmd_review_token(args)
     with _warehouse() as con:
         if args.action == "list":
             return _print_pending(con)
@@ -198,7 +229,11 @@ def _add_review_parser(commands) -> None:
     )
     bulk.add_argument("--clean", action="store_true", help="all pending items with guardrail status pass")
     bulk.add_argument("ids", nargs="*")
-    for name in ("approve", "reject", "override", "bulk-approve"):
+    serve = actions.add_parser("serve", help="the operator web page (docs/review.md)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8765)
+    actions.add_parser("token", help="create or rotate an operator's sign-in token for the web page")
+    for name in ("approve", "reject", "override", "bulk-approve", "token"):
         actions.choices[name].add_argument("--operator", required=True, help="user_id of an operator")
     review.set_defaults(func=cmd_review)
 

@@ -14,6 +14,7 @@ from spendsense_dagster.lib.evaluate.metrics import compute_metrics
 from spendsense_dagster.lib.evaluate.privacy import audit_exports, create_export_audience
 from spendsense_dagster.lib.evaluate.publish import REPORT_NAME, publish_evaluation, publish_per_user_exports
 from spendsense_dagster.lib.evaluate.report import metrics_markdown
+from spendsense_dagster.lib.evaluate.report_html import REPORT_HTML_NAME, write_report_html
 
 EXPORTS_KEY = dg.AssetKey(["exports", "parquet_exports"])
 
@@ -93,6 +94,9 @@ def evaluation_metrics(context: dg.AssetExecutionContext, spendsense: SpendSense
             con, store_from_settings(settings), metrics, settings.review_dir, local_report_path(spendsense)
         )
         history = con.execute("select count(*) from eval.evaluation_metrics").fetchall()[0][0]
+        report_html = write_report_html(
+            con, metrics, local_report_path(spendsense).with_name(REPORT_HTML_NAME)
+        )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": history,
@@ -101,6 +105,7 @@ def evaluation_metrics(context: dg.AssetExecutionContext, spendsense: SpendSense
             "fairness_within_threshold": metrics["fairness_within_threshold"],
             "purge": dg.MetadataValue.json(report["purge"] or {}),
             "summary": dg.MetadataValue.md(metrics_markdown(metrics)),
+            "report_html": dg.MetadataValue.path(str(report_html)),
         }
     )
 

@@ -90,6 +90,15 @@ def _operator_problem(operator_id: str | None, user_types: dict[str, str]) -> st
     return None
 
 
+def check_operator(con: duckdb.DuckDBPyConnection, operator_id: str | None) -> None:
+    """Refuse (DecisionError) unless `operator_id` is a raw.users user of type operator."""
+    user_types = dict(
+        con.execute("select user_id, user_type from raw.users where user_id = ?", [operator_id]).fetchall()
+    )
+    if problem := _operator_problem(operator_id, user_types):
+        raise DecisionError(f"nothing recorded: {problem}")
+
+
 def _request_problems(request: DecisionRequest, item: dict | None, user_types: dict[str, str]) -> list[str]:
     rec_id, action = request.recommendation_id, request.action
     operator_problem = _operator_problem(request.operator_id, user_types)
@@ -342,12 +351,6 @@ def bulk_approve(
         ).fetchall()
         recommendation_ids = [row[0] for row in rows]
         if not recommendation_ids:
-            user_types = dict(
-                con.execute(
-                    "select user_id, user_type from raw.users where user_id = ?", [operator_id]
-                ).fetchall()
-            )
-            if problem := _operator_problem(operator_id, user_types):
-                raise DecisionError(f"nothing recorded: {problem}")
+            check_operator(con, operator_id)
             return DecisionOutcome()
     return approve(con, review_dir, recommendation_ids, operator_id, source)

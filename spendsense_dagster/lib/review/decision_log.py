@@ -26,7 +26,7 @@ from spendsense_dagster.lib.review.jsonl_log import (
 
 DECISION_LOG_NAME = "decision_log.jsonl"
 ACTIONS = ("approve", "reject", "override")
-SOURCES = ("cli", "csv")
+SOURCES = ("cli", "csv", "web")
 # The connection-local copy of the log that queue, bulk-approve and approved-items SQL read.
 DECISIONS_TEMP_TABLE = "decision_log_rows"
 
