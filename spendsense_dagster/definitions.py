@@ -16,13 +16,21 @@ from spendsense_dagster.defs.ingest import ingest_assets
 from spendsense_dagster.defs.recommend import recommend_assets
 from spendsense_dagster.defs.resources import SpendSenseResource, dbt_resource
 from spendsense_dagster.defs.review import review_assets
+from spendsense_dagster.defs.statements import statement_assets
 from spendsense_dagster.defs.transform import spendsense_dbt_models
 from spendsense_dagster.lib.core.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest_assets, spendsense_dbt_models, *recommend_assets, *review_assets, *evaluate_assets],
+        assets=[
+            *ingest_assets,
+            *statement_assets,
+            spendsense_dbt_models,
+            *recommend_assets,
+            *review_assets,
+            *evaluate_assets,
+        ],
         asset_checks=evaluate_checks,
         jobs=[pipeline_job, ingest_job, publish_job],
         sensors=[review_decisions_sensor],
