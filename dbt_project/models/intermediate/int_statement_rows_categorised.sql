@@ -31,10 +31,8 @@ rule_matches as (
     select
         keyed.statement_file,
         keyed.line_number,
-        arg_min(
-            struct_pack(category_primary := rules.category_primary, category_detailed := rules.category_detailed),
-            (rules.match_on = 'merchant', rules.rule_id)
-        ) as category
+        arg_min(rules.category_primary, (rules.match_on = 'merchant', rules.rule_id)) as category_primary,
+        arg_min(rules.category_detailed, (rules.match_on = 'merchant', rules.rule_id)) as category_detailed
 
     from keyed
     inner join rules
@@ -44,7 +42,9 @@ rule_matches as (
         )
         or (
             rules.match_on = 'merchant'
-            and regexp_matches(coalesce(keyed.merchant_key, '') || ' ' || lower(keyed.description_text), rules.pattern)
+            and regexp_matches(
+                coalesce(keyed.merchant_key, '') || ' ' || lower(keyed.description_text), rules.pattern
+            )
         )
     group by keyed.statement_file, keyed.line_number
 
@@ -54,12 +54,11 @@ categorised as (
 
     select
         keyed.*,
-        rule_matches.category.category_primary as category_primary,
-        rule_matches.category.category_detailed as category_detailed,
-        rule_matches.category is null as is_uncategorized,
+        rule_matches.category_primary,
+        rule_matches.category_detailed,
+        rule_matches.category_primary is null as is_uncategorized,
         lower(
-            coalesce(rule_matches.category.category_primary, '') || ' '
-            || coalesce(rule_matches.category.category_detailed, '')
+            coalesce(rule_matches.category_primary, '') || ' ' || coalesce(rule_matches.category_detailed, '')
         ) as category_label
 
     from keyed

@@ -56,8 +56,8 @@ identified as (
         *,
         -- Deterministic: the same row of a re-exported statement gets the same id.
         'stmt_' || left(md5(concat_ws(
-            '|', 'statement', account_id, transaction_date::varchar, amount_cents::varchar,
-            coalesce(merchant_key, ''), occurrence::varchar
+            '|', 'statement', account_id, cast(transaction_date as varchar), cast(amount_cents as varchar),
+            coalesce(merchant_key, ''), cast(occurrence as varchar)
         )), 24) as transaction_id
 
     from statement_occurrences
@@ -78,10 +78,10 @@ feed_candidates as (
     left join merchants
         on feed_transactions.merchant_name = merchants.merchant_name
     where exists (
-        select 1 from identified
-        where identified.account_id = feed_transactions.account_id
-            and identified.transaction_date = feed_transactions.transaction_date
-    )
+            select 1 from identified
+            where identified.account_id = feed_transactions.account_id
+                and identified.transaction_date = feed_transactions.transaction_date
+        )
 
 ),
 
@@ -101,10 +101,24 @@ feed_occurrences as (
 
 all_occurrences as (
 
-    select transaction_id, account_id, transaction_date, amount_cents, merchant_key, occurrence, source_rank
+    select
+        transaction_id,
+        account_id,
+        transaction_date,
+        amount_cents,
+        merchant_key,
+        occurrence,
+        source_rank
     from feed_occurrences
     union all
-    select transaction_id, account_id, transaction_date, amount_cents, merchant_key, occurrence, source_rank
+    select
+        transaction_id,
+        account_id,
+        transaction_date,
+        amount_cents,
+        merchant_key,
+        occurrence,
+        source_rank
     from identified
 
 ),
@@ -168,7 +182,9 @@ final as (
         coalesce(parsed.reason, case when verdicts.is_duplicate then 'duplicate' end) as reason,
         case
             when parsed.reason is not null then parsed.detail
-            when verdicts.is_duplicate then 'same account, date, amount and merchant as ' || verdicts.kept_transaction_id
+            when
+                verdicts.is_duplicate
+                then 'same account, date, amount and merchant as ' || verdicts.kept_transaction_id
         end as detail,
         case when verdicts.is_duplicate then verdicts.kept_transaction_id end as duplicate_of
 

@@ -10,7 +10,7 @@ final as (
 
     select
         user_id,
-        month_start as month,
+        month_start as month,  -- noqa: RF04
         category,
         round(sum(spend_amount), 2) as spend,
         count(*) as transaction_count

@@ -9,7 +9,7 @@ monthly as (
 
     select
         user_id,
-        month_start as month,
+        month_start as month,  -- noqa: RF04
         round(sum(income_amount), 2) as income,
         round(sum(spend_amount), 2) as spend
 
@@ -22,7 +22,7 @@ final as (
 
     select
         user_id,
-        month,
+        month,  -- noqa: RF04
         income,
         spend,
         round(income - spend, 2) as net_savings,

@@ -36,7 +36,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by user_id, window_days order by spend desc, visits desc, merchant
+            partition by user_id, window_days order by spend desc, visits desc, merchant asc
         ) as merchant_rank
 
     from per_merchant
