@@ -5,7 +5,7 @@
     2. punctuation becomes spaces ('#', '*' and '&' survive for the next step);
     3. everything from the first store number or reference code on is cut ("#123", "*ab12cd",
        "store 0042", or any later word holding a digit): what follows is a location or a code;
-    4. a trailing web suffix (" com") or "<city> <US state>" is cut, keeping at least one word;
+    4. a trailing "<city> <US state>", then a trailing web suffix (" com"), is cut, keeping a word;
     5. spaces are folded. A text that is only a code keeps its cleaned text rather than becoming null. -#}
 {% macro merchant_key(column) -%}
     {%- set prefixes = '^\\s*((sq|tst|sp|pp|paypal|py|ic|dd|pos|bt|cke|tm)\\s*\\*\\s*)+' -%}
@@ -22,7 +22,7 @@
                     ),
                     '{{ code }}', ''
                 ),
-                '(\S)(\s+com|\s+{{ city }}\s+({{ states }}))$', '\1'
+                '(\S)(\s+com)?(\s+{{ city }}\s+({{ states }}))?$', '\1'
             ),
             '[\s#*]+', ' ', 'g'
         )), ''),
