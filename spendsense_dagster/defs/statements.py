@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.ingest.statements.decoding import StatementFileError
 from spendsense_dagster.lib.ingest.statements.loader import ingest_statements
 from spendsense_dagster.lib.ingest.statements.verdicts import StatementVerdicts, publish_statement_verdicts
 
@@ -35,8 +36,12 @@ VERDICTS_KEY = dg.AssetKey(["raw", "statement_verdicts"])
     pool="duckdb",
 )
 def raw_statements(spendsense: SpendSenseResource):
-    with spendsense.connect() as con:
-        load = ingest_statements(con, Path(spendsense.raw_dir), spendsense.settings.max_abs_amount)
+    try:
+        with spendsense.connect() as con:
+            load = ingest_statements(con, Path(spendsense.raw_dir), spendsense.settings.max_abs_amount)
+    except StatementFileError as error:
+        # The message names the file and what is wrong with it (its headers, its encoding, ...).
+        raise dg.Failure(description=str(error)) from error
     yield dg.MaterializeResult(
         asset_key=STATEMENT_FILES_KEY,
         metadata={"files": dg.MetadataValue.json(load.files), "dagster/row_count": len(load.files)},
