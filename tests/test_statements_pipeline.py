@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import pyarrow as pa
+import duckdb
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -262,30 +263,21 @@ def overlap_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     raw.mkdir()
     for path in (DATASETS / "handmade_basic").iterdir():
         (raw / path.name).write_bytes(path.read_bytes())
-    feed = pa.Table.from_pylist(
-        [
-            {**row, "date": date.fromisoformat(row["date"])}
-            for row in pq.read_table(_as_parquet(raw / "synthetic_transactions.json", root)).to_pylist()
-        ]
-    )
+    with duckdb.connect() as con:
+        feed = con.execute(
+            "select * from read_json(?, columns = {account_id: 'varchar', date: 'date', amount: 'double',"
+            " merchant_name: 'varchar', category_primary: 'varchar', pending: 'boolean'})",
+            [str(raw / "synthetic_transactions.json")],
+        ).fetch_arrow_table()
     accounts = sorted(set(feed["account_id"].to_pylist()))
     exports = {
-        account: (STYLES[i % len(STYLES)], feed.filter(pa.compute.equal(feed["account_id"], account)))
+        account: (STYLES[i % len(STYLES)], feed.filter(pc.equal(feed["account_id"], account)))
         for i, account in enumerate(accounts)
     }
     write_statements(exports, raw, seed=3)
     with environment(**workspace_env(root, raw)):
         run_groups("ingest", "features", "personas")
     return root
-
-
-def _as_parquet(json_path: Path, folder: Path) -> Path:
-    import duckdb
-
-    target = folder / "feed.parquet"
-    with duckdb.connect() as con:
-        con.execute(f"copy (select * from read_json('{json_path}')) to '{target}' (format parquet)")
-    return target
 
 
 @pytest.mark.parametrize("table", ["marts.user_features", "marts.user_personas", "marts.recurring_streams"])
