@@ -127,6 +127,16 @@ def test_ingest_writes_one_row_per_line_and_replaces_the_previous_load(tmp_path:
         assert con.execute("select count(*) from raw.statement_rows").fetchall() == [(1,)]
 
 
+def test_an_empty_export_is_a_file_without_rows(tmp_path: Path):
+    raw = tmp_path / "raw"
+    _write(raw / "statements" / "acc_1", "empty.csv", "\n\n")
+    _write(raw / "statements" / "acc_1", "header_only.csv", "Date,Description,Amount\n")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        load = ingest_statements(con, raw, 1e7)
+        assert load.rows_read == 0 and len(load.files) == 2
+        assert con.execute("select count(*) from raw.statement_files").fetchall() == [(2,)]
+
+
 def test_the_asset_fails_naming_the_file_and_its_headers(tmp_path: Path):
     raw = tmp_path / "raw"
     _write(raw / "statements" / "acc_9", "export.csv", "When;What;How much\n01.06.2025;x;1,00\n")

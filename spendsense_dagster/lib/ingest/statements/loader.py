@@ -88,7 +88,8 @@ def _read_file(
         ) from error
     except StatementFileError as error:
         raise StatementFileError(f"{label}: {error}") from error
-    positions = map_columns(decoded.header, mapping, label)
+    # An empty file (no header, no rows) has nothing to map.
+    positions = map_columns(decoded.header, mapping, label) if decoded.header else {}
     account_id = path.parent.name
     file_row = {
         "statement_file": label,
