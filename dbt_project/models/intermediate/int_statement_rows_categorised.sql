@@ -20,7 +20,8 @@ keyed as (
     select
         parsed.*,
         -- A description with nothing left to key ("***") keys as itself: never null.
-        coalesce({{ merchant_key('parsed.description_text') }}, lower(parsed.description_text)) as merchant_key
+        coalesce({{ merchant_key('parsed.description_text') }}, lower(parsed.description_text))
+            as merchant_key
 
     from parsed
 
