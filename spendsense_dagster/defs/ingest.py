@@ -6,10 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from spendsense_dagster.defs.metadata import OWNERS, PACKAGE, TAGS, code_version
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.core.settings import CATALOG_PATH
 from spendsense_dagster.lib.ingest import loader as ingest
 from spendsense_dagster.lib.ingest.entities import PlausibilityBounds
+
+CODE_VERSION = code_version(PACKAGE / "lib" / "ingest", PACKAGE / "defs" / "ingest.py")
 
 
 def _load_metadata(load: ingest.EntityLoad) -> dict:
@@ -47,6 +50,9 @@ def _ingest_asset(entity: str, deps: list[str], description: str, *, bounded: bo
     @dg.asset(
         key=["raw", entity],
         group_name="ingest",
+        owners=OWNERS,
+        tags=TAGS,
+        code_version=CODE_VERSION,
         kinds={"duckdb", "python"},
         pool="duckdb",
         deps=[dg.AssetKey(["raw", dep]) for dep in deps],
@@ -77,6 +83,9 @@ raw_liabilities = _ingest_asset(
 @dg.asset(
     key=["raw", "transactions"],
     group_name="ingest",
+    owners=OWNERS,
+    tags=TAGS,
+    code_version=CODE_VERSION,
     kinds={"duckdb", "python"},
     pool="duckdb",
     deps=[dg.AssetKey(["raw", "accounts"])],
@@ -103,6 +112,9 @@ def raw_transactions(context: dg.AssetExecutionContext, spendsense: SpendSenseRe
 @dg.asset(
     key=["raw", "products"],
     group_name="ingest",
+    owners=OWNERS,
+    tags=TAGS,
+    code_version=CODE_VERSION,
     kinds={"duckdb", "python"},
     pool="duckdb",
     description="The partner product catalog committed in data/product_catalog.json.",
