@@ -13,7 +13,7 @@ from spendsense_dagster.defs.automation import (
     publish_job,
     review_decisions_sensor,
 )
-from spendsense_dagster.defs.evaluate import evaluate_assets, evaluate_checks, freshness_sensor
+from spendsense_dagster.defs.evaluate import evaluate_assets, evaluate_checks
 from spendsense_dagster.defs.ingest import ingest_assets
 from spendsense_dagster.defs.partitions import as_of_partitions, partitioned, partitions_start
 from spendsense_dagster.defs.recommend import recommend_assets
@@ -31,7 +31,7 @@ def build_definitions(settings: Settings, start: date | None = None) -> dg.Defin
         assets=partitioned(assets, partitions),
         asset_checks=evaluate_checks,
         jobs=[pipeline_job, ingest_job, publish_job],
-        sensors=[review_decisions_sensor, freshness_sensor],
+        sensors=[review_decisions_sensor],
         schedules=[daily_pipeline_schedule],
         resources={"spendsense": SpendSenseResource.from_settings(settings), "dbt": dbt_resource()},
         # DuckDB allows one writer: the in-process executor runs the steps of a run one at a time.

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.core.locks import WarehouseBusy, connect_warehouse
 from spendsense_dagster.lib.core.warehouse import RunContextMissing, run_as_of
 from spendsense_dagster.lib.review.inputs import fingerprint, has_operator_input, review_inputs_state
 
@@ -35,6 +36,8 @@ def daily_pipeline_schedule(context: dg.ScheduleEvaluationContext, spendsense: S
     )
 
 
+SENSOR_WAIT_SECONDS = 10.0
+
 ingest_job = dg.define_asset_job(
     "spendsense_ingest",
     selection=dg.AssetSelection.groups("ingest"),
@@ -61,7 +64,11 @@ def review_decisions_sensor(context: dg.SensorEvaluationContext, spendsense: Spe
         return dg.SkipReason("no new operator decisions or consent changes")
     if previous is None and not has_operator_input(state):
         return dg.SkipReason("no operator input yet")
-    as_of_date = latest_as_of(spendsense)
+    try:
+        as_of_date = latest_as_of(spendsense)
+    except WarehouseBusy:
+        context.update_cursor(previous)  # seen again on the next tick
+        return dg.SkipReason("the warehouse is busy (a run is writing it): trying again on the next tick")
     if as_of_date is None:
         context.update_cursor(previous)  # seen again once a run has made a partition to publish
         return dg.SkipReason("no run has materialized an as-of date yet")
@@ -73,11 +80,16 @@ def review_decisions_sensor(context: dg.SensorEvaluationContext, spendsense: Spe
 
 
 def latest_as_of(spendsense: SpendSenseResource) -> str | None:
-    """The partition the warehouse holds now (raw.run_context): the one the publish job republishes."""
-    if not Path(spendsense.warehouse_path).exists():
+    """The partition the warehouse holds now (raw.run_context): the one the publish job republishes.
+
+    A sensor must answer quickly: a warehouse held by a run raises WarehouseBusy after a short wait."""
+    path = Path(spendsense.warehouse_path)
+    if not path.exists():
         return None
-    with spendsense.connect(read_only=True) as con:
-        try:
-            return run_as_of(con).isoformat()
-        except RunContextMissing:
-            return None
+    con = connect_warehouse(path, read_only=True, wait_seconds=SENSOR_WAIT_SECONDS, on_wait=lambda _: None)
+    try:
+        return run_as_of(con).isoformat()
+    except RunContextMissing:
+        return None
+    finally:
+        con.close()

@@ -2,6 +2,7 @@
 whole (docs/exports.md): per-user files -> blocking read-back check -> metrics, report, manifest."""
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at definition time.
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,7 @@ EXPORTS_KEY = dg.AssetKey(["exports", "parquet_exports"])
 METRICS_KEY = dg.AssetKey(["eval", "evaluation_metrics"])
 # A day whose coverage falls below this in either window is yellow in the UI (a WARN check).
 MIN_COVERAGE = 0.7
+EXPORTS_MAX_AGE = timedelta(days=1, hours=1)
 
 
 def local_report_path(spendsense: SpendSenseResource) -> Path:
@@ -33,6 +35,8 @@ def local_report_path(spendsense: SpendSenseResource) -> Path:
 
 @dg.asset(
     key=EXPORTS_KEY,
+    # At most one day behind the daily schedule: older than a day (plus an hour for the run) fails.
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=EXPORTS_MAX_AGE),
     group_name="evaluate",
     owners=OWNERS,
     tags=TAGS,
@@ -167,10 +171,4 @@ def _fairness_check(fairness: dict) -> dg.AssetCheckResult:
 
 
 evaluate_assets = [parquet_exports, evaluation_metrics]
-# The exports may be at most one day behind the 23:30 schedule: from each day's 23:30 on, the day
-# before must be materialized (a WARN check, run by the sensor below).
-exports_freshness = dg.build_time_partition_freshness_checks(
-    assets=[EXPORTS_KEY], deadline_cron="30 23 * * *", timezone="UTC", severity=dg.AssetCheckSeverity.WARN
-)
-evaluate_checks = [exports_publishable, *exports_freshness]
-freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=exports_freshness)
+evaluate_checks = [exports_publishable]
