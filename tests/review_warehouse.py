@@ -133,6 +133,11 @@ def make_review_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
         ) as personas(user_id, window_days, persona)
         """
     )
+    con.execute(
+        "create table marts.persona_history as"
+        " select as_of_date, user_id, window_days, persona, confidence, matched_personas, reasoning,"
+        " '[]' as criteria from marts.user_personas"
+    )
     con.execute(f"create table recs.recommendations ({_RECOMMENDATION_COLUMNS})")
     add_recommendation(con, "rec-c1-edu", "c1")
     add_recommendation(

@@ -63,6 +63,7 @@ def test_local_export_writes_every_table_atomically(warehouse, tmp_path):
         "user_features_30d": 4,
         "user_features_180d": 4,
         "user_personas": 8,
+        "persona_history": 8,
         "recommendations": 4,
         "approved_recommendations": 2,
         "evaluation_metrics": 1,

@@ -45,6 +45,7 @@ class SpendSenseResource(dg.ConfigurableResource):
     max_abs_balance: float = Settings.max_abs_balance
     max_credit_limit: float = Settings.max_credit_limit
     max_apr: float = Settings.max_apr
+    partitions_start: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SpendSenseResource:

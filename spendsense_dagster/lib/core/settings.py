@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 # The repository root: default data folders live under it, so the CLI works from any directory.
@@ -67,6 +68,16 @@ def _positive_number(env: dict[str, str], name: str, default: float, maximum: fl
     return value
 
 
+def _iso_date(env: dict[str, str], name: str) -> str | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
 def _path(env: dict[str, str], name: str, default: str) -> Path:
     """A path setting: a value the user gives is relative to the working directory, a default to the repo."""
     if env.get(name):
@@ -98,6 +109,8 @@ class Settings:
     max_abs_balance: float = PLAUSIBILITY_BOUNDS["max_abs_balance"][1]
     max_credit_limit: float = PLAUSIBILITY_BOUNDS["max_credit_limit"][1]
     max_apr: float = PLAUSIBILITY_BOUNDS["max_apr"][1]
+    # First daily as-of partition, YYYY-MM-DD; None: 180 days before the latest data (docs/orchestration.md)
+    partitions_start: str | None = None
 
     @property
     def cache_dir(self) -> Path:
@@ -140,6 +153,7 @@ class Settings:
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL") or None,
             s3_max_attempts=int(_positive_number(env, "AWS_MAX_ATTEMPTS", 5, 20)),
             lock_wait_seconds=_positive_number(env, "SPENDSENSE_LOCK_WAIT_SECONDS", 600.0, 86_400.0),
+            partitions_start=_iso_date(env, "SPENDSENSE_PARTITIONS_START"),
             **{name: env.get(variable) or None for name, variable in SECRET_ENV_VARS.items()},
             **{
                 name: _positive_number(env, variable, default, MAX_PLAUSIBILITY_BOUND)

@@ -40,6 +40,9 @@ PER_USER_EXPORTS: dict[str, str] = {
         for window in WINDOWS
     },
     "user_personas": "marts.user_personas",
+    # the partition's own date of the history (each as_of=<date> folder holds its day)
+    "persona_history": "select * from marts.persona_history"
+    " where as_of_date = (select as_of_date from raw.run_context)",
     "recommendations": "recs.recommendations",
     "approved_recommendations": "review.approved_recommendations",
 }
