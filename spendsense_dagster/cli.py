@@ -30,6 +30,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         consent_rate=args.consent_rate,
         fmt=args.format,
+        statements=args.statements,
     )
     for name, count in counts.items():
         print(f"{count:>10,}  {out_dir / name}")
@@ -263,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--consent-rate", type=float, default=0.30)
     generate.add_argument("--format", choices=["json", "ndjson", "parquet"], default="json")
+    generate.add_argument(
+        "--statements",
+        action="store_true",
+        help="also write CSV bank statements for a share of the accounts (docs/statements.md)",
+    )
     generate.set_defaults(func=cmd_generate)
 
     for name, func, help_text in (

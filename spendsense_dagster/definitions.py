@@ -19,6 +19,7 @@ from spendsense_dagster.defs.partitions import as_of_partitions, partitioned, pa
 from spendsense_dagster.defs.recommend import recommend_assets
 from spendsense_dagster.defs.resources import SpendSenseResource, dbt_resource
 from spendsense_dagster.defs.review import review_assets
+from spendsense_dagster.defs.statements import statement_assets
 from spendsense_dagster.defs.transform import spendsense_dbt_models
 from spendsense_dagster.lib.core.settings import Settings
 
@@ -26,7 +27,14 @@ from spendsense_dagster.lib.core.settings import Settings
 def build_definitions(settings: Settings, start: date | None = None) -> dg.Definitions:
     """`start`: the first partition when not the configured or default one (the CLI's earlier --as-of)."""
     partitions = as_of_partitions(start or partitions_start(settings))
-    assets = [*ingest_assets, spendsense_dbt_models, *recommend_assets, *review_assets, *evaluate_assets]
+    assets = [
+        *ingest_assets,
+        *statement_assets,
+        spendsense_dbt_models,
+        *recommend_assets,
+        *review_assets,
+        *evaluate_assets,
+    ]
     return dg.Definitions(
         assets=partitioned(assets, partitions),
         asset_checks=evaluate_checks,

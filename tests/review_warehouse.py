@@ -138,6 +138,32 @@ def make_review_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
         " select as_of_date, user_id, window_days, persona, confidence, matched_personas, reasoning,"
         " '[]' as criteria from marts.user_personas"
     )
+    # The spending analytics marts (docs/statements.md); c3 (no consent) must never reach an export.
+    con.execute(
+        """
+        create table marts.monthly_category_spend as
+        select * from (values
+            ('c1', date '2025-06-01', 'food_and_drink', 120.5, 4),
+            ('c3', date '2025-06-01', 'travel', 80.0, 1)
+        ) as spend(user_id, month, category, spend, transaction_count);
+        create table marts.top_merchants as
+        select * from (values
+            ('c1', 30, 1, 'blue bottle', 'SQ *BLUE BOTTLE #1', 20.0, 4),
+            ('c3', 30, 1, 'delta', 'DELTA', 80.0, 1)
+        ) as merchants(user_id, window_days, rank, merchant, merchant_name, spend, visits);
+        create table marts.savings_rate as
+        select * from (values
+            ('c1', date '2025-06-01', 6000.0, 120.5, 5879.5, 0.9799),
+            ('c3', date '2025-06-01', 0.0, 80.0, -80.0, null)
+        ) as rates(user_id, month, income, spend, net_savings, savings_rate);
+        create table marts.spending_trend as
+        select * from (values
+            ('c1', date '2025-06-01', 120.5, null, null, null),
+            ('c3', date '2025-06-01', 80.0, null, null, null)
+        ) as trend(user_id, month, spend, change_vs_previous_month, previous_3_month_average,
+                   change_vs_3_month_average)
+        """
+    )
     con.execute(f"create table recs.recommendations ({_RECOMMENDATION_COLUMNS})")
     add_recommendation(con, "rec-c1-edu", "c1")
     add_recommendation(

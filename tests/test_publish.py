@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from spendsense_dagster.lib.evaluate.exports import (
+    ANALYTICS_MARTS,
     MANIFEST_NAME,
     PER_USER_EXPORTS,
     ExportedFile,
@@ -90,7 +91,8 @@ def test_a_revoke_purges_every_earlier_partition_and_counts_without_naming(appro
         for name in store.names(as_of):
             if name.endswith(".parquet"):
                 assert not _user_ids(Path(store.uri(as_of, name))) & {"c1", "c3"}, (as_of, name)
-    assert (purge.partitions, purge.files_checked, purge.files_rewritten) == (2, 5, 5)
+    every_file = len(PER_USER_EXPORTS)  # each holds a row of c1 or c3
+    assert (purge.partitions, purge.files_checked, purge.files_rewritten) == (2, every_file, every_file)
     assert purge.users_removed == 2  # c1 revoked, c3 never consented
     assert purge.rows_removed == sum(f.rows for f in legacy) - sum(
         pq.read_metadata(store.uri(EARLIER, f"{f.name}.parquet")).num_rows for f in legacy
@@ -140,8 +142,9 @@ def test_an_earlier_partition_on_s3_is_purged_too(approved, review_dir, s3_endpo
     files, purge = publish_per_user_exports(approved, store, AS_OF, review_dir)
 
     assert store.partitions() == [EARLIER, AS_OF]
-    # c3 never consented; the recommendations file also held c1's name (rewritten with it redacted)
-    assert (purge.files_rewritten, purge.users_removed) == (4, 1)
+    # c3 never consented (a row in every analytics mart too); the recommendations file also held c1's
+    # name (rewritten with it redacted)
+    assert (purge.files_rewritten, purge.users_removed) == (4 + len(ANALYTICS_MARTS), 1)
     for as_of in (EARLIER, AS_OF):
         with store.local_copy(as_of, "user_features_30d.parquet") as path:
             assert _user_ids(path) == {"c1", "c2", "c4"}

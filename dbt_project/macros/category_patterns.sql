@@ -28,3 +28,24 @@
 {% macro normalize_label(column) -%}
     nullif(trim(regexp_replace(lower({{ column }}), '[\s_\-]+', ' ', 'g')), '')
 {%- endmacro %}
+
+
+{#- The category flags the features read (docs/features.md), from "<category_primary> <category_detailed>"
+    lower-cased: shared by the JSON categories (stg_spendsense__categories) and the CSV statements. -#}
+{% macro category_flags(text) -%}
+    {%- set patterns = category_patterns() -%}
+        regexp_matches({{ text }}, '{{ patterns.transfer }}') as is_transfer_like,
+        regexp_matches({{ text }}, '{{ patterns.credit_card_payment }}') as is_credit_card_payment,
+        regexp_matches({{ text }}, '{{ patterns.loan_payment }}') as is_loan_payment,
+        regexp_matches({{ text }}, '{{ patterns.savings_deposit }}') as is_savings_deposit,
+        regexp_matches({{ text }}, '{{ patterns.interest }}') as has_interest_category,
+        (
+            regexp_matches({{ text }}, '{{ patterns.fee }}')
+            and not regexp_matches({{ text }}, '{{ patterns.interest }}')
+        ) as has_fee_category,
+        -- Income, payroll, salary or wages; interest earned, dividends, refunds and transfers are not pay.
+        (
+            regexp_matches({{ text }}, '{{ patterns.income }}')
+            and not regexp_matches({{ text }}, '{{ patterns.not_pay_income }}')
+        ) as has_pay_category
+{%- endmacro %}

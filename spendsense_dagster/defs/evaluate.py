@@ -12,7 +12,7 @@ from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.defs.review import APPROVED_KEY
 from spendsense_dagster.lib.core.warehouse import run_as_of
 from spendsense_dagster.lib.core.windows import WINDOWS
-from spendsense_dagster.lib.evaluate.exports import store_from_settings
+from spendsense_dagster.lib.evaluate.exports import ANALYTICS_MARTS, store_from_settings
 from spendsense_dagster.lib.evaluate.metrics import compute_metrics
 from spendsense_dagster.lib.evaluate.privacy import audit_exports, create_export_audience
 from spendsense_dagster.lib.evaluate.publish import REPORT_NAME, publish_evaluation, publish_per_user_exports
@@ -48,8 +48,10 @@ def local_report_path(spendsense: SpendSenseResource) -> Path:
         dg.AssetKey(["recs", "recommendations"]),
         dg.AssetKey(["marts", "user_features"]),
         dg.AssetKey(["marts", "user_personas"]),
+        *(dg.AssetKey(["marts", name]) for name in ANALYTICS_MARTS),
     ],
-    description="Per-user Parquet files of consenting customers (features, personas, items, approvals);"
+    description="Per-user Parquet files of consenting customers (features, personas, spending analytics,"
+    " items, approvals);"
     " earlier dates purged of users who no longer consent.",
 )
 def parquet_exports(spendsense: SpendSenseResource) -> dg.MaterializeResult:

@@ -1,6 +1,6 @@
 with transactions as (
 
-    select * from {{ ref('stg_spendsense__transactions') }}
+    select * from {{ ref('int_transactions_unioned') }}
 
 ),
 

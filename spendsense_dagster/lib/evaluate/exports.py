@@ -33,6 +33,7 @@ from spendsense_dagster.lib.core.windows import WINDOWS
 PRESIGNED_URL_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
 MANIFEST_NAME = "_manifest.json"
 PARQUET_SUFFIX = ".parquet"
+ANALYTICS_MARTS = ("monthly_category_spend", "top_merchants", "savings_rate", "spending_trend")
 # name -> a table name or a query; each becomes <name>.parquet. Per-user ones carry a user_id.
 PER_USER_EXPORTS: dict[str, str] = {
     **{
@@ -43,6 +44,9 @@ PER_USER_EXPORTS: dict[str, str] = {
     # the partition's own date of the history (each as_of=<date> folder holds its day)
     "persona_history": "select * from marts.persona_history"
     " where as_of_date = (select as_of_date from raw.run_context)",
+    # The spending analytics (docs/statements.md); the marts hold consenting customers only, and the
+    # consent filter applies again at publish time like for every per-user file.
+    **{name: f"marts.{name}" for name in ANALYTICS_MARTS},
     "recommendations": "recs.recommendations",
     "approved_recommendations": "review.approved_recommendations",
 }

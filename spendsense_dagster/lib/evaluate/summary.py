@@ -10,6 +10,11 @@ from spendsense_dagster.lib.core.personas import PERSONAS
 from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.core.warehouse import existing_tables, run_as_of
 from spendsense_dagster.lib.core.windows import WINDOWS
+from spendsense_dagster.lib.ingest.statements.verdicts import (
+    UNIONED_VIEW,
+    VERDICTS_TABLE,
+    count_statement_verdicts,
+)
 from spendsense_dagster.lib.review.consent_log import effective_consent
 
 SUMMARY_TABLES = (
@@ -24,6 +29,10 @@ SUMMARY_TABLES = (
     "marts.user_personas",
     "marts.persona_history",
     "marts.persona_transitions",
+    "marts.monthly_category_spend",
+    "marts.top_merchants",
+    "marts.savings_rate",
+    "marts.spending_trend",
     "recs.recommendations",
     "review.approval_queue",
     "review.approved_recommendations",
@@ -69,6 +78,19 @@ def _recommendation_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
+def _statement_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What the CSV statements gave (docs/statements.md): files, rows and where they went."""
+    verdicts = count_statement_verdicts(con)
+    share = verdicts.uncategorized_share
+    lines = [
+        f"statements: {verdicts.files} files read, {verdicts.rows_read} rows: {verdicts.accepted} accepted, "
+        f"{verdicts.duplicates} duplicates, {verdicts.rejected} rejected",
+    ]
+    if share is not None:
+        lines.append(f"  uncategorized: {verdicts.uncategorized} of the accepted rows ({share:.1%})")
+    return lines
+
+
 def warehouse_summary(settings: Settings) -> str:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         tables = existing_tables(con)
@@ -91,6 +113,8 @@ def warehouse_summary(settings: Settings) -> str:
         ]
         # three tables a line: `spendsense run` stays short (docs/orchestration.md)
         lines.extend("  " + "   ".join(counts[i : i + 3]) for i in range(0, len(counts), 3))
+        if {"raw.statement_files", VERDICTS_TABLE, UNIONED_VIEW} <= tables:
+            lines.extend(_statement_lines(con))
         if "marts.user_personas" in tables:
             lines.append("customers per persona and window:")
             lines.extend(_persona_table(con))
@@ -101,7 +125,7 @@ def warehouse_summary(settings: Settings) -> str:
                 "select entity, reason, count(*) from raw.rejected_records group by all order by all"
             ).fetchall()
             lines.append(f"rejected records: {sum(n for *_, n in rejected)}")
-            lines.extend(f"  {entity:<14}{reason:<26}{n:>6}" for entity, reason, n in rejected)
+            lines.extend(f"  {entity:<16}{reason:<26}{n:>6}" for entity, reason, n in rejected)
     lines.append(f"warehouse: {settings.warehouse_path}")
     lines.append(f"approval queue: {settings.review_dir / 'approval_queue.csv'} (and .html)")
     lines.append(f"exports: {settings.export_uri}")

@@ -21,6 +21,7 @@ from spendsense_dagster.lib.synthetic.archetypes import ARCHETYPE_NAMES, assign_
 from spendsense_dagster.lib.synthetic.dates import HistoryCalendar
 from spendsense_dagster.lib.synthetic.merchants import MerchantTable
 from spendsense_dagster.lib.synthetic.people import build_users, faker_pools
+from spendsense_dagster.lib.synthetic.statements import split_feed, write_statements
 from spendsense_dagster.lib.synthetic.transactions import (
     generate_transactions,
     monthly_spend,
@@ -109,13 +110,22 @@ def generate_dataset(
     as_of: date | None = None,
     consent_rate: float = 0.30,
     fmt: str = "json",
+    statements: bool = False,
 ) -> dict[str, int]:
     """Write synthetic_{users,accounts,transactions,liabilities}.<fmt> to `out_dir`.
 
     Returns file name -> record count. `as_of` (the last day of the 180-day history) defaults to
-    today in UTC, so identical arguments on the same day give identical bytes.
+    today in UTC, so identical arguments on the same day give identical bytes. With `statements`,
+    a share of the accounts also get CSV exports under statements/ (lib/synthetic/statements.py),
+    and the days only those exports hold leave the JSON feed.
     """
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    dataset = build_dataset(users, seed, as_of or datetime.now(UTC).date(), consent_rate)
-    return write_records(dataset.files(), Path(out_dir), fmt)
+    as_of = as_of or datetime.now(UTC).date()
+    dataset = build_dataset(users, seed, as_of, consent_rate)
+    files = dataset.files()
+    if not statements:
+        return write_records(files, Path(out_dir), fmt)
+    feed, exports = split_feed(dataset.transactions, dataset.accounts, as_of, seed)
+    counts = write_records({**files, "synthetic_transactions": feed}, Path(out_dir), fmt)
+    return {**counts, **write_statements(exports, Path(out_dir), seed)}

@@ -1,0 +1,117 @@
+{%- set patterns = category_patterns() %}
+
+-- The statement rows that parsed and passed their checks, with their merchant key, category (seed
+-- statement_category_rules) and the transaction flags the features read (docs/statements.md).
+with parsed as (
+
+    select * from {{ ref('int_statement_rows_parsed') }}
+    where reason is null
+
+),
+
+rules as (
+
+    select * from {{ ref('statement_category_rules') }}
+
+),
+
+keyed as (
+
+    select
+        parsed.*,
+        {{ merchant_key('parsed.description_text') }} as merchant_key
+
+    from parsed
+
+),
+
+rule_matches as (
+
+    -- The bank's own category first, then the merchant rules; the lowest rule_id of each kind wins.
+    select
+        keyed.statement_file,
+        keyed.line_number,
+        arg_min(rules.category_primary, (rules.match_on = 'merchant', rules.rule_id)) as category_primary,
+        arg_min(rules.category_detailed, (rules.match_on = 'merchant', rules.rule_id)) as category_detailed
+
+    from keyed
+    inner join rules
+        on (
+            rules.match_on = 'bank_category'
+            and regexp_matches(lower(coalesce(keyed.category_text, '')), rules.pattern)
+        )
+        or (
+            rules.match_on = 'merchant'
+            and regexp_matches(
+                coalesce(keyed.merchant_key, '') || ' ' || lower(keyed.description_text), rules.pattern
+            )
+        )
+    group by keyed.statement_file, keyed.line_number
+
+),
+
+categorised as (
+
+    select
+        keyed.*,
+        rule_matches.category_primary,
+        rule_matches.category_detailed,
+        rule_matches.category_primary is null as is_uncategorized,
+        lower(
+            coalesce(rule_matches.category_primary, '') || ' ' || coalesce(rule_matches.category_detailed, '')
+        ) as category_label
+
+    from keyed
+    left join rule_matches
+        on keyed.statement_file = rule_matches.statement_file
+        and keyed.line_number = rule_matches.line_number
+
+),
+
+flagged as (
+
+    select
+        categorised.*,
+        {{ category_flags('category_label') }}
+
+    from categorised
+
+),
+
+final as (
+
+    select
+        statement_file,
+        line_number,
+        account_id,
+        user_id,
+        transaction_date,
+        amount,
+        description_text,
+        merchant_key,
+        category_primary,
+        category_detailed,
+        is_uncategorized,
+        is_pending,
+        amount < 0 as is_outflow,
+        is_transfer_like,
+        is_credit_card_payment,
+        is_loan_payment,
+        is_savings_deposit,
+        amount < 0 and has_interest_category as is_interest_charge,
+        amount < 0 and has_fee_category as is_overdraft_or_late_fee,
+        -- The spend and pay rules of stg_spendsense__transactions (docs/features.md), on the same flags.
+        (
+            amount < 0
+            and not (is_transfer_like or is_credit_card_payment or is_loan_payment or is_savings_deposit)
+        ) as is_spend,
+        amount > 0 and (
+            has_pay_category
+            or coalesce(regexp_matches(lower(description_text), '{{ patterns.payroll_merchant }}'), false)
+        ) as is_payroll_like
+
+    from flagged
+
+)
+
+select * from final
