@@ -21,7 +21,7 @@ from dagster_dbt import (
 )
 
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR
+from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR, Settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # `dagster dev` on a fresh clone builds the manifest itself; the Makefile runs `dbt parse` otherwise.
@@ -109,17 +109,25 @@ def read_run_context(spendsense: SpendSenseResource) -> tuple[str, str]:
 
 
 @contextmanager
-def warehouse_env(warehouse_path: str) -> Iterator[None]:
-    """dbt's profile reads SPENDSENSE_WAREHOUSE; DbtCliResource passes only os.environ to its subprocess."""
-    previous = os.environ.get("SPENDSENSE_WAREHOUSE")
-    os.environ["SPENDSENSE_WAREHOUSE"] = warehouse_path
+def warehouse_env(settings: Settings) -> Iterator[None]:
+    """dbt's profile reads the warehouse path and DuckDB's memory settings from these variables;
+    DbtCliResource passes only os.environ to its subprocess."""
+    config = settings.duckdb_config
+    values = {
+        "SPENDSENSE_WAREHOUSE": str(settings.warehouse_path),
+        "SPENDSENSE_DUCKDB_MEMORY_LIMIT": config["memory_limit"],
+        "SPENDSENSE_DUCKDB_TEMP_DIR": config["temp_directory"],
+    }
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("SPENDSENSE_WAREHOUSE", None)
-        else:
-            os.environ["SPENDSENSE_WAREHOUSE"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dbt_assets(
@@ -131,6 +139,6 @@ def spendsense_dbt_models(
     as_of_date, convention = read_run_context(spendsense)
     context.log.info(f"dbt build as of {as_of_date} ({convention} sign convention)")
     target = _invocation_target(context, spendsense.warehouse_path)
-    with warehouse_env(spendsense.warehouse_path):
+    with warehouse_env(spendsense.settings):
         yield from dbt.cli(DBT_BUILD_ARGS, context=context, target_path=target).stream()
     _keep_parse_state(target, spendsense.warehouse_path)
