@@ -38,7 +38,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace, selection: str) -> int:
-    """Run the pipeline (or part of it) in-process against the configured warehouse.
+    """Run the pipeline (or part of it, or a range of partitions) in-process against the configured
+    warehouse.
 
     One run at a time per warehouse, as `dagster dev` admits one run at a time: the run lock is taken
     before the slow imports, so runs start in the order they were typed.
@@ -51,9 +52,14 @@ def _execute(args: argparse.Namespace, selection: str) -> int:
     settings = Settings.from_env()
     try:
         with run_lock(settings.warehouse_path, wait_seconds=settings.lock_wait_seconds):
-            from spendsense_dagster.runner import run_pipeline
+            from spendsense_dagster.runner import PartitionError, backfill, run_pipeline
 
-            return run_pipeline(as_of=args.as_of, selection=selection)
+            try:
+                if selection == "backfill":
+                    return backfill(args.first, args.last, force=args.force, verbose=args.verbose)
+                return run_pipeline(as_of=args.as_of, selection=selection, verbose=args.verbose)
+            except PartitionError as error:
+                raise CliError(str(error)) from error
     except WarehouseBusy as busy:
         print(f"spendsense: {busy}", file=sys.stderr)
         return 1
@@ -65,6 +71,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     return _execute(args, "ingest")
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    return _execute(args, "backfill")
 
 
 class CliError(Exception):
@@ -270,9 +280,30 @@ def build_parser() -> argparse.ArgumentParser:
             "--raw-dir", default=None, help="input folder (default: SPENDSENSE_RAW_DIR or data/raw)"
         )
         sub.add_argument(
-            "--as-of", default=None, type=_date, help="as-of date (default: latest transaction date)"
+            "--as-of",
+            default=None,
+            type=_date,
+            help="as-of date: the daily partition to materialize (default: latest transaction date)",
+        )
+        sub.add_argument(
+            "--verbose", action="store_true", help="show dbt's own lines instead of logging them"
         )
         sub.set_defaults(func=func)
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="materialize a range of daily as-of partitions, one at a time (docs/orchestration.md)",
+    )
+    backfill.add_argument("--from", dest="first", required=True, type=_date, help="first as-of date")
+    backfill.add_argument("--to", dest="last", required=True, type=_date, help="last as-of date (included)")
+    backfill.add_argument(
+        "--force", action="store_true", help="rebuild partitions that are already materialized too"
+    )
+    backfill.add_argument(
+        "--raw-dir", default=None, help="input folder (default: SPENDSENSE_RAW_DIR or data/raw)"
+    )
+    backfill.add_argument("--verbose", action="store_true", help="every stage's line and dbt's own lines")
+    backfill.set_defaults(func=cmd_backfill)
 
     _add_review_parser(commands)
     consent = commands.add_parser("consent", help="record a customer's consent change")

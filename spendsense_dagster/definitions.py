@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import dagster as dg
 
 from spendsense_dagster.defs.automation import (
@@ -13,6 +15,7 @@ from spendsense_dagster.defs.automation import (
 )
 from spendsense_dagster.defs.evaluate import evaluate_assets, evaluate_checks
 from spendsense_dagster.defs.ingest import ingest_assets
+from spendsense_dagster.defs.partitions import as_of_partitions, partitioned, partitions_start
 from spendsense_dagster.defs.recommend import recommend_assets
 from spendsense_dagster.defs.resources import SpendSenseResource, dbt_resource
 from spendsense_dagster.defs.review import review_assets
@@ -21,16 +24,19 @@ from spendsense_dagster.defs.transform import spendsense_dbt_models
 from spendsense_dagster.lib.core.settings import Settings
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, start: date | None = None) -> dg.Definitions:
+    """`start`: the first partition when not the configured or default one (the CLI's earlier --as-of)."""
+    partitions = as_of_partitions(start or partitions_start(settings))
+    assets = [
+        *ingest_assets,
+        *statement_assets,
+        spendsense_dbt_models,
+        *recommend_assets,
+        *review_assets,
+        *evaluate_assets,
+    ]
     return dg.Definitions(
-        assets=[
-            *ingest_assets,
-            *statement_assets,
-            spendsense_dbt_models,
-            *recommend_assets,
-            *review_assets,
-            *evaluate_assets,
-        ],
+        assets=partitioned(assets, partitions),
         asset_checks=evaluate_checks,
         jobs=[pipeline_job, ingest_job, publish_job],
         sensors=[review_decisions_sensor],

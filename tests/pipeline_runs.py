@@ -11,8 +11,9 @@ import dagster as dg
 import duckdb
 
 from spendsense_dagster.definitions import build_definitions
-from spendsense_dagster.defs.automation import as_of_run_config
+from spendsense_dagster.defs.partitions import default_as_of
 from spendsense_dagster.lib.core.settings import Settings
+from spendsense_dagster.lib.core.warehouse import run_as_of
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 HANDMADE_AS_OF = "2025-06-30"
@@ -50,19 +51,29 @@ def workspace_env(root: Path, raw_dir: Path, **extra: str | None) -> dict[str, s
 
 
 def run_pipeline(as_of: str | None = HANDMADE_AS_OF) -> dg.ExecuteInProcessResult:
-    """The whole daily job of the real Definitions, settings from the current environment."""
-    job = build_definitions(Settings.from_env()).resolve_job_def("spendsense_pipeline")
+    """The whole daily job of the real Definitions, settings from the current environment: the partition
+    `as_of` (None: the latest transaction date, as `spendsense run` picks it)."""
+    settings = Settings.from_env()
+    job = build_definitions(settings).resolve_job_def("spendsense_pipeline")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(run_config=as_of_run_config(as_of), instance=instance)
+        result = job.execute_in_process(
+            partition_key=as_of or default_as_of(settings).isoformat(), instance=instance
+        )
     assert result.success
     return result
 
 
 def run_groups(*groups: str) -> dg.ExecuteInProcessResult:
-    """Only the assets of these groups (e.g. the review job's), upstream tables taken as they are."""
-    defs = build_definitions(Settings.from_env())
+    """Only the assets of these groups (e.g. the review job's), upstream tables taken as they are: the
+    partition the warehouse holds, as the publish job's sensor picks it."""
+    settings = Settings.from_env()
+    defs = build_definitions(settings)
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    result = dg.materialize(assets, selection=dg.AssetSelection.groups(*groups), resources=defs.resources)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        partition = run_as_of(con).isoformat()
+    result = dg.materialize(
+        assets, selection=dg.AssetSelection.groups(*groups), resources=defs.resources, partition_key=partition
+    )
     assert result.success
     return result
 

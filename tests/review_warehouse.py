@@ -133,6 +133,11 @@ def make_review_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
         ) as personas(user_id, window_days, persona)
         """
     )
+    con.execute(
+        "create table marts.persona_history as"
+        " select as_of_date, user_id, window_days, persona, confidence, matched_personas, reasoning,"
+        " '[]' as criteria from marts.user_personas"
+    )
     # The spending analytics marts (docs/statements.md); c3 (no consent) must never reach an export.
     con.execute(
         """

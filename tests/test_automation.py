@@ -4,24 +4,35 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
-from spendsense_dagster.defs.automation import AS_OF_OP, daily_pipeline_schedule, review_decisions_sensor
+from spendsense_dagster.defs.automation import daily_pipeline_schedule, review_decisions_sensor
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.review.csv_decisions import UNAPPLIED_COLUMNS, UNAPPLIED_CSV_NAME, write_csv
 from spendsense_dagster.lib.review.decision_log import decision_log_path
 
 
-def test_the_daily_schedule_runs_as_of_its_own_date_with_an_idempotent_run_key():
+def test_the_daily_schedule_requests_its_own_days_partition_with_an_idempotent_run_key(tmp_path: Path):
     tick = dt.datetime(2025, 7, 1, 23, 30, tzinfo=dt.UTC)
-    request = daily_pipeline_schedule(dg.build_schedule_context(scheduled_execution_time=tick))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=tick, resources={"spendsense": _resource(tmp_path)}
+    )
+    request = daily_pipeline_schedule(context)
     assert request.run_key == "2025-07-01"
-    assert request.run_config["ops"][AS_OF_OP]["config"]["as_of_date"] == "2025-07-01"
+    assert request.partition_key == "2025-07-01"
+    assert request.tags == {"as_of": "2025-07-01", "generator": "template", "trigger": "schedule"}
 
 
-def _resource(tmp_path: Path) -> SpendSenseResource:
+def _resource(tmp_path: Path, as_of: str | None = "2025-06-30") -> SpendSenseResource:
+    """A warehouse whose last run was as of `as_of` (None: no run yet)."""
+    warehouse = tmp_path / "w.duckdb"
+    if as_of is not None:
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute("create schema raw")
+            con.execute("create table raw.run_context as select ?::date as as_of_date", [as_of])
     return SpendSenseResource(
         raw_dir=str(tmp_path / "raw"),
-        warehouse_path=str(tmp_path / "w.duckdb"),
+        warehouse_path=str(warehouse),
         review_dir=str(tmp_path / "review"),
         export_uri=str(tmp_path / "exports"),
     )
@@ -42,6 +53,8 @@ def test_the_review_sensor_starts_the_publish_job_once_per_new_decision(tmp_path
     log.write_text('{"recommendation_id": "r1"}\n')
     result, cursor = _evaluate(resource, cursor)
     assert isinstance(result, dg.RunRequest)
+    assert result.partition_key == "2025-06-30"  # the partition the warehouse holds
+    assert result.tags["trigger"] == "sensor"
     result, cursor = _evaluate(resource, cursor)
     assert isinstance(result, dg.SkipReason)  # nothing new since
 
@@ -65,3 +78,15 @@ def test_the_sensor_sees_typed_decisions_kept_as_unapplied_but_not_their_reasons
     write_csv(review_dir / UNAPPLIED_CSV_NAME, UNAPPLIED_COLUMNS, [row | {"refusal_reason": "still stale"}])
     result, _ = _evaluate(resource, cursor)
     assert isinstance(result, dg.SkipReason)
+
+
+def test_the_review_sensor_waits_for_a_first_run_without_losing_the_decision(tmp_path: Path):
+    resource = _resource(tmp_path, as_of=None)
+    log = decision_log_path(tmp_path / "review")
+    log.parent.mkdir(parents=True)
+    log.write_text('{"recommendation_id": "r1"}\n')
+    result, cursor = _evaluate(resource, None)
+    assert isinstance(result, dg.SkipReason) and "no run" in result.skip_message
+    resource = _resource(tmp_path, as_of="2025-06-30")
+    result, _ = _evaluate(resource, cursor)
+    assert isinstance(result, dg.RunRequest) and result.partition_key == "2025-06-30"

@@ -1,5 +1,6 @@
-"""The Dagster UI, checked through its GraphQL endpoint: one connected lineage, and a secret that never
-shows (the OpenAI key is set, used by a run the UI launches, and absent from every answer and log)."""
+"""The Dagster UI, checked through its GraphQL endpoint: one connected lineage of daily-partitioned assets,
+a secret that never shows (the OpenAI key is set, used by a run the UI launches, and absent from every
+answer and log), and what a run of a partition leaves: WARN checks, source tests as checks, row counts."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import requests
 
 from tests.conftest import REPO_ROOT
 from tests.openai_server import ScriptedOpenAIServer
-from tests.pipeline_runs import copy_workspace, workspace_env
+from tests.pipeline_runs import HANDMADE_AS_OF, copy_workspace, workspace_env
 
 ASSETS_QUERY = """
 { assetNodes {
@@ -33,6 +34,8 @@ EXPECTED_ASSETS = {
     "marts/user_features",
     "marts/recurring_streams",
     "marts/user_personas",
+    "marts/persona_history",
+    "marts/persona_transitions",
     "recs/recommendations",
     "review/approval_queue",
     "review/approved_recommendations",
@@ -197,15 +200,43 @@ query ($runId: ID!) {
 """
 
 
+def _selector(server: Webserver) -> dict:
+    _asset_nodes(server)  # the code location is loaded
+    (repository,) = server.graphql(REPOSITORIES)["repositoriesOrError"]["nodes"]
+    return {"repositoryName": repository["name"], "repositoryLocationName": repository["location"]["name"]}
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(webserver: Webserver) -> dict:
+    """The daily job for the hand-made data's partition, launched through the UI's API and finished."""
+    launched = webserver.graphql(
+        LAUNCH,
+        {
+            "params": {
+                "selector": {**_selector(webserver), "jobName": "spendsense_pipeline"},
+                "runConfigData": {},
+                "mode": "default",
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": HANDMADE_AS_OF}]},
+            }
+        },
+    )["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + 420
+    while (run := webserver.graphql(RUN, {"runId": run_id}))["runOrError"]["status"] not in (
+        "SUCCESS",
+        "FAILURE",
+    ):
+        assert time.monotonic() < deadline, "the run did not finish within 420 s"
+        time.sleep(1)
+    assert run["runOrError"]["status"] == "SUCCESS", run["logsForRun"]
+    return run
+
+
 def test_the_openai_key_is_used_by_a_run_yet_absent_from_every_answer_and_log(
-    webserver: Webserver, openai_server
+    webserver: Webserver, openai_server, pipeline_run: dict
 ):
-    _asset_nodes(webserver)  # the code location is loaded
-    (repository,) = webserver.graphql(REPOSITORIES)["repositoriesOrError"]["nodes"]
-    selector = {
-        "repositoryName": repository["name"],
-        "repositoryLocationName": repository["location"]["name"],
-    }
+    selector = _selector(webserver)
 
     resources = webserver.graphql(RESOURCES, {"selector": selector})
     (spendsense,) = [
@@ -214,31 +245,6 @@ def test_the_openai_key_is_used_by_a_run_yet_absent_from_every_answer_and_log(
     configured = {value["key"]: value for value in spendsense["configuredValues"]}
     assert configured["openai_api_key"]["type"] == "ENV_VAR"
     assert configured["openai_api_key"]["value"] == "OPENAI_API_KEY"
-
-    launched = webserver.graphql(
-        LAUNCH,
-        {
-            "params": {
-                "selector": {
-                    **selector,
-                    "jobName": "__ASSET_JOB",
-                    "assetSelection": [{"path": ["recs", "recommendations"]}],
-                },
-                "runConfigData": {},
-                "mode": "default",
-            }
-        },
-    )["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-    deadline = time.monotonic() + 240
-    while (run := webserver.graphql(RUN, {"runId": run_id}))["runOrError"]["status"] not in (
-        "SUCCESS",
-        "FAILURE",
-    ):
-        assert time.monotonic() < deadline, "the run did not finish within 240 s"
-        time.sleep(1)
-    assert run["runOrError"]["status"] == "SUCCESS", run["logsForRun"]
 
     # The key really reached the model server, so a leak would have had every chance to happen.
     assert openai_server.authorizations and set(openai_server.authorizations) == {f"Bearer {FAKE_KEY}"}
@@ -249,3 +255,48 @@ def test_the_openai_key_is_used_by_a_run_yet_absent_from_every_answer_and_log(
     assert any(path.suffix == ".db" for path in stored)  # the run's event log
     leaking = [path for path in stored if FAKE_KEY.encode() in path.read_bytes()]
     assert leaking == []
+
+
+OBSERVED = """
+{ assetNodes {
+    assetKey { path } isPartitioned partitionDefinition { type }
+    assetChecksOrError { ... on AssetChecks { checks {
+        name description executionForLatestMaterialization { evaluation { severity } }
+    } } }
+    assetMaterializations(limit: 1) {
+        partition metadataEntries { label ... on IntMetadataEntry { intValue } }
+    }
+} }
+"""
+
+
+def test_a_partitions_run_shows_its_day_warn_checks_source_tests_and_row_counts(
+    webserver: Webserver, pipeline_run: dict
+):
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in webserver.graphql(OBSERVED)["assetNodes"]}
+    for key in EXPECTED_ASSETS:
+        assert nodes[key]["isPartitioned"] and nodes[key]["partitionDefinition"]["type"] == "TIME_WINDOW", key
+    tags = {tag["key"]: tag["value"] for tag in pipeline_run["runOrError"]["tags"]}
+    assert tags["dagster/partition"] == HANDMADE_AS_OF
+
+    checks = {
+        (key, check["name"]): check
+        for key, node in nodes.items()
+        for check in node["assetChecksOrError"].get("checks", [])
+    }
+    for key, name in (
+        ("recs/recommendations", "generation_failures"),
+        ("eval/evaluation_metrics", "coverage"),
+        ("eval/evaluation_metrics", "fairness_parity"),
+    ):
+        check = checks[(key, name)]
+        assert check["description"], (key, name)
+        assert check["executionForLatestMaterialization"]["evaluation"]["severity"] == "WARN", (key, name)
+    # dbt's tests on the raw sources are checks of the ingest assets.
+    assert any(key == "raw/transactions" and name.startswith("source_") for key, name in checks)
+
+    for key in ("marts/user_features", "marts/user_personas", "marts/persona_history"):
+        (materialization,) = nodes[key]["assetMaterializations"]
+        assert materialization["partition"] == HANDMADE_AS_OF
+        counts = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}
+        assert counts.get("dagster/row_count", 0) > 0, (key, counts)

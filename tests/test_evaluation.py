@@ -71,10 +71,16 @@ def test_fairness_breakdowns_flag_groups_far_from_the_whole(warehouse, review_di
     assert _group(metrics, "income_quintile", "Q3")["persona_mix"]["high_utilization"] == 1.0
     young = _group(metrics, "age_band", "25-34")  # c1 (consents) and c3 (does not)
     assert (young["customers"], young["consenting_customers"]) == (2, 1)
-    assert "persona high_utilization +25.0 pts" in young["flags"]
-    assert "recommendations per user +50.0 %" in young["flags"]
-    assert "partner-offer access +66.7 pts" in young["flags"]
-    assert metrics["fairness_flags"] == 9 and metrics["fairness_within_threshold"] is False
+    # parity where it is meaningful: offers, block rate (c2's blocked item: 1 of 4) and items per user;
+    # the persona mix (high_utilization 50 % here, 25 % overall) is reported, never flagged
+    assert young["persona_mix"]["high_utilization"] == 0.5
+    assert sorted(young["flags"]) == [
+        "guardrail block rate -25.0 pts",
+        "partner-offer access +66.7 pts",
+        "recommendations per user +50.0 %",
+    ]
+    # every group with a consenting customer is far from the whole in this tiny warehouse; Q4 has none
+    assert metrics["fairness_flags"] == 8 and metrics["fairness_within_threshold"] is False
 
     warehouse.execute("update raw.users set region = 'north'")
     same_region = compute_metrics(warehouse, "run-2", review_dir)
@@ -142,6 +148,7 @@ def test_runs_append_history_and_the_report_holds_breakdowns_and_exports(warehou
         "user_features_30d": 3,  # c1, c2, c4 consent; c3 does not
         "user_features_180d": 3,
         "user_personas": 6,
+        "persona_history": 6,  # the as-of date's rows of the same consenting customers
         "recommendations": 3,
         "approved_recommendations": 0,
         "evaluation_metrics": 2,

@@ -64,6 +64,7 @@ def test_local_export_writes_every_table_atomically(warehouse, tmp_path):
         "user_features_30d": 4,
         "user_features_180d": 4,
         "user_personas": 8,
+        "persona_history": 8,
         **{name: 2 for name in ANALYTICS_MARTS},  # c1 and c3: export_queries writes what it is given
         "recommendations": 4,
         "approved_recommendations": 2,

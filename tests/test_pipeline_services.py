@@ -116,6 +116,8 @@ def test_exports_to_s3_match_the_tables_and_the_report_has_presigned_urls(
         "user_features_30d": f"{features} 30",
         "user_features_180d": f"{features} 180",
         "user_personas": f"select count(*) from marts.user_personas where {consenting}",
+        "persona_history": f"select count(*) from marts.persona_history where {consenting}"
+        f" and as_of_date = '{HANDMADE_AS_OF}'",
         "recommendations": "select count(*) from recs.recommendations",
         "approved_recommendations": "select count(*) from review.approved_recommendations",
         "evaluation_metrics": "select count(*) from eval.evaluation_metrics",

@@ -48,7 +48,7 @@ def test_the_report_draws_every_chart_offline_with_the_numbers_beside_them(wareh
 def test_the_persona_flow_between_the_last_two_dates_of_the_history(warehouse, review_dir):
     warehouse.execute(
         """
-        create table marts.persona_history as
+        create or replace table marts.persona_history as
         select * from (values
             ('c1', 30, date '2025-06-01', 'general_wellness'),
             ('c1', 30, date '2025-06-29', 'savings_builder'),

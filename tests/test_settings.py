@@ -42,3 +42,30 @@ def test_plausibility_bounds_are_configurable_within_a_cap():
         Settings.from_env({"SPENDSENSE_MAX_ABS_AMOUNT": "1e308"})  # accepted sums could overflow
     with pytest.raises(ValueError, match="SPENDSENSE_MAX_APR must be a number"):
         Settings.from_env({"SPENDSENSE_MAX_APR": "lots"})
+
+
+def test_duckdb_memory_limit_and_temp_directory_reach_the_pipeline_connection(tmp_path):
+    from spendsense_dagster.defs.resources import SpendSenseResource
+
+    warehouse = tmp_path / "w.duckdb"
+    default = Settings.from_env({"SPENDSENSE_WAREHOUSE": str(warehouse)})
+    assert default.duckdb_config == {"memory_limit": "3GB", "temp_directory": f"{warehouse}.tmp"}
+    settings = Settings.from_env(
+        {
+            "SPENDSENSE_WAREHOUSE": str(warehouse),
+            "SPENDSENSE_DUCKDB_MEMORY_LIMIT": "512MB",
+            "SPENDSENSE_DUCKDB_TEMP_DIR": str(tmp_path / "spill"),
+        }
+    )
+    with SpendSenseResource.from_settings(settings).connect() as con:
+        limit, temp = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    assert limit.replace(" ", "") in ("488.2MiB", "512.0MB", "512MB")
+    assert temp == str(tmp_path / "spill")
+
+
+@pytest.mark.parametrize("value", ["lots", "3", "-1GB", "3 GB;drop"])
+def test_a_bad_duckdb_memory_limit_is_a_clear_error(value):
+    with pytest.raises(ValueError, match="SPENDSENSE_DUCKDB_MEMORY_LIMIT"):
+        Settings.from_env({"SPENDSENSE_DUCKDB_MEMORY_LIMIT": value})

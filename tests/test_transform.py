@@ -1,14 +1,38 @@
-import json
+from pathlib import Path
 
 import dagster as dg
 
-from spendsense_dagster.defs.transform import SpendSenseTranslator, dbt_build_args
+from spendsense_dagster.definitions import build_definitions
+from spendsense_dagster.defs.transform import DBT_BUILD_ARGS, SpendSenseTranslator, dbt_project
+from spendsense_dagster.lib.core.settings import Settings
+from tests.pipeline_runs import DATASETS, environment, workspace_env
 
 
-def test_dbt_build_args_pin_the_as_of_date_and_convention():
-    args = dbt_build_args("2025-06-30", "plaid")
-    assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == {"as_of_date": "2025-06-30", "amount_convention": "plaid"}
+def _dbt_log_of(result: dg.ExecuteInProcessResult) -> str:
+    """The dbt.log of the run's one dbt invocation (its target folder is named after the run)."""
+    target = Path(dbt_project.project_dir) / dbt_project.target_path
+    [log] = target.glob(f"*-{result.run_id[:8]}-*/dbt.log")
+    return log.read_text()
+
+
+def test_a_second_dbt_build_against_a_warehouse_keeps_the_partial_parse(tmp_path: Path):
+    """No per-run --vars and the parse state kept per warehouse: dbt re-parses nothing on the next run.
+    After the ingest, only one staging view is built (with its tests), so the two invocations stay short."""
+    assert not any(arg.startswith("--vars") for arg in DBT_BUILD_ARGS)
+    assert "unit_test" in DBT_BUILD_ARGS[DBT_BUILD_ARGS.index("--exclude-resource-type") + 1]
+    with environment(**workspace_env(tmp_path, DATASETS / "handmade_basic")):
+        defs = build_definitions(Settings.from_env())
+        assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+        ingest = dg.AssetSelection.groups("ingest")
+        assert dg.materialize(assets, selection=ingest, resources=defs.resources).success
+        one_view = dg.AssetSelection.assets(dg.AssetKey(["staging", "stg_spendsense__products"]))
+        logs = []
+        for _ in range(2):
+            result = dg.materialize(assets, selection=one_view, resources=defs.resources)
+            assert result.success
+            logs.append(_dbt_log_of(result))
+    assert "stg_spendsense__products" in logs[1]
+    assert "Unable to do partial parsing" not in logs[1]
 
 
 def test_translator_puts_sources_on_the_ingest_assets_and_models_under_their_schema():

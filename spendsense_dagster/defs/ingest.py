@@ -6,24 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from spendsense_dagster.defs.metadata import OWNERS, PACKAGE, TAGS, code_version
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.core.settings import CATALOG_PATH
 from spendsense_dagster.lib.ingest import loader as ingest
 from spendsense_dagster.lib.ingest.entities import PlausibilityBounds
 
-
-class AsOfConfig(dg.Config):
-    """The run's as-of date (YYYY-MM-DD). Empty: the latest transaction date (docs/data_contract.md)."""
-
-    as_of_date: str | None = None
-
-    def parsed(self) -> date | None:
-        if not self.as_of_date:
-            return None
-        try:
-            return date.fromisoformat(self.as_of_date)
-        except ValueError as e:
-            raise dg.Failure(f"as_of_date must be YYYY-MM-DD, got {self.as_of_date!r}") from e
+CODE_VERSION = code_version(PACKAGE / "lib" / "ingest", PACKAGE / "defs" / "ingest.py")
 
 
 def _load_metadata(load: ingest.EntityLoad) -> dict:
@@ -61,6 +50,9 @@ def _ingest_asset(entity: str, deps: list[str], description: str, *, bounded: bo
     @dg.asset(
         key=["raw", entity],
         group_name="ingest",
+        owners=OWNERS,
+        tags=TAGS,
+        code_version=CODE_VERSION,
         kinds={"duckdb", "python"},
         pool="duckdb",
         deps=[dg.AssetKey(["raw", dep]) for dep in deps],
@@ -91,20 +83,25 @@ raw_liabilities = _ingest_asset(
 @dg.asset(
     key=["raw", "transactions"],
     group_name="ingest",
+    owners=OWNERS,
+    tags=TAGS,
+    code_version=CODE_VERSION,
     kinds={"duckdb", "python"},
     pool="duckdb",
     deps=[dg.AssetKey(["raw", "accounts"])],
-    description="Transactions of known accounts; resolves the run's as-of date into raw.run_context.",
+    description="Transactions of known accounts up to the as-of date (the partition key), which it records"
+    " in raw.run_context; later ones are quarantined as future_date.",
     check_specs=[
         dg.AssetCheckSpec("row_conservation", asset=dg.AssetKey(["raw", "transactions"]), blocking=True)
     ],
 )
-def raw_transactions(config: AsOfConfig, spendsense: SpendSenseResource):
+def raw_transactions(context: dg.AssetExecutionContext, spendsense: SpendSenseResource):
+    # The partition key is the run's as-of date (defs/partitions.py); it reaches dbt via raw.run_context.
     with spendsense.connect() as con:
         load = ingest.ingest_transactions(
             con,
             Path(spendsense.raw_dir),
-            config.parsed(),
+            date.fromisoformat(context.partition_key),
             spendsense.amount_convention,
             bounds=PlausibilityBounds.from_settings(spendsense.settings),
         )
@@ -115,6 +112,9 @@ def raw_transactions(config: AsOfConfig, spendsense: SpendSenseResource):
 @dg.asset(
     key=["raw", "products"],
     group_name="ingest",
+    owners=OWNERS,
+    tags=TAGS,
+    code_version=CODE_VERSION,
     kinds={"duckdb", "python"},
     pool="duckdb",
     description="The partner product catalog committed in data/product_catalog.json.",

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from spendsense_dagster.defs.metadata import OWNERS, PACKAGE, TAGS, code_version, markdown_preview
 from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.core.settings import PROMPTS_DIR
 from spendsense_dagster.lib.core.stats import p95
 from spendsense_dagster.lib.core.warehouse import run_as_of
 from spendsense_dagster.lib.core.windows import RECOMMENDATION_WINDOW
@@ -27,6 +29,9 @@ from spendsense_dagster.lib.recommend.generation.factory import make_generator
 from spendsense_dagster.lib.recommend.models import DISCLAIMER
 from spendsense_dagster.lib.recommend.offers import products_by_id, select_offers
 from spendsense_dagster.lib.review.consent_log import effective_consent
+
+# The prompts and templates are part of what the asset runs: a change to one is a new version.
+CODE_VERSION = code_version(PACKAGE / "lib" / "recommend", PACKAGE / "defs" / "recommend.py", PROMPTS_DIR)
 
 RECS_KEY = dg.AssetKey(["recs", "recommendations"])
 
@@ -46,6 +51,9 @@ def _count_table(title: str, counts: Counter) -> dg.MetadataValue:
 @dg.asset(
     key=RECS_KEY,
     group_name="recommend",
+    owners=OWNERS,
+    tags=TAGS,
+    code_version=CODE_VERSION,
     kinds={"python", "openai", "duckdb"},
     pool="duckdb",
     deps=[
@@ -59,6 +67,12 @@ def _count_table(title: str, counts: Counter) -> dg.MetadataValue:
     check_specs=[
         dg.AssetCheckSpec("only_consenting_customers", asset=RECS_KEY, blocking=True),
         dg.AssetCheckSpec("disclaimer_on_every_item", asset=RECS_KEY, blocking=True),
+        dg.AssetCheckSpec(
+            "generation_failures",
+            asset=RECS_KEY,
+            description="WARN when the generator failed for a user: that user got the fallback"
+            " template text or no education item; the run goes on.",
+        ),
     ],
 )
 def recommendations(spendsense: SpendSenseResource):
@@ -95,6 +109,11 @@ def recommendations(spendsense: SpendSenseResource):
             " or position(? in disclaimer) = 0",
             [DISCLAIMER],
         ).fetchall()[0][0]
+        preview = markdown_preview(
+            con,
+            "select recommendation_id, user_id, persona, content_type, guardrail_status"
+            " from recs.recommendations order by user_id, recommendation_id",
+        )
 
     failed = [r for r in results if r.failed]
     latencies = [r.latency_ms for r in results if not r.cache_hit and not r.failed]
@@ -118,7 +137,19 @@ def recommendations(spendsense: SpendSenseResource):
             "cost_usd": round(sum(r.cost_usd for r in results), 6),
             "p95_latency_ms": round(p95(latencies) or 0.0, 1),
             "generation_seconds": round(generation_s, 2),
+            "preview": preview,
         }
+    )
+    yield dg.AssetCheckResult(
+        check_name="generation_failures",
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"generation failed for {len(failed)} of {len(results)} user(s); first: {failed[0].error}"
+            if failed
+            else None
+        ),
+        metadata={"failures": len(failed), "generations": len(results)},
     )
     yield dg.AssetCheckResult(
         check_name="only_consenting_customers",

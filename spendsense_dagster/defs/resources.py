@@ -16,7 +16,7 @@ from dagster_dbt import DbtCliResource
 from spendsense_dagster.lib.core.locks import connect_warehouse
 from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR, SECRET_ENV_VARS, Settings
 
-PATH_FIELDS = {"raw_dir", "warehouse_path", "review_dir"}
+PATH_FIELDS = {"raw_dir", "warehouse_path", "review_dir", "duckdb_temp_directory"}
 
 
 class SpendSenseResource(dg.ConfigurableResource):
@@ -45,6 +45,9 @@ class SpendSenseResource(dg.ConfigurableResource):
     max_abs_balance: float = Settings.max_abs_balance
     max_credit_limit: float = Settings.max_credit_limit
     max_apr: float = Settings.max_apr
+    partitions_start: str | None = None
+    duckdb_memory_limit: str = Settings.duckdb_memory_limit
+    duckdb_temp_directory: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SpendSenseResource:
@@ -64,7 +67,9 @@ class SpendSenseResource(dg.ConfigurableResource):
     @property
     def settings(self) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(Settings)}
-        return Settings(**{name: Path(v) if name in PATH_FIELDS else v for name, v in values.items()})
+        return Settings(
+            **{name: Path(v) if name in PATH_FIELDS and v is not None else v for name, v in values.items()}
+        )
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -79,6 +84,7 @@ class SpendSenseResource(dg.ConfigurableResource):
             read_only=read_only,
             wait_seconds=self.lock_wait_seconds,
             on_wait=dg.get_dagster_logger().warning,
+            config=self.settings.duckdb_config,
         )
         try:
             yield con

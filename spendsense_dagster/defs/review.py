@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from spendsense_dagster.defs.metadata import OWNERS, PACKAGE, TAGS, code_version
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.review.consent_log import consent_log_path
 from spendsense_dagster.lib.review.csv_decisions import UNAPPLIED_CSV_NAME, CsvImport
@@ -19,6 +20,7 @@ from spendsense_dagster.lib.review.queue import (
     import_csv_decisions,
 )
 
+CODE_VERSION = code_version(PACKAGE / "lib" / "review", PACKAGE / "defs" / "review.py")
 QUEUE_KEY = dg.AssetKey(["review", "approval_queue"])
 APPROVED_KEY = dg.AssetKey(["review", "approved_recommendations"])
 
@@ -55,6 +57,9 @@ def _set_aside_lines(review_dir: Path) -> int:
 @dg.asset(
     key=QUEUE_KEY,
     group_name="review",
+    owners=OWNERS,
+    tags=TAGS,
+    code_version=CODE_VERSION,
     kinds={"duckdb", "csv", "html"},
     pool="duckdb",
     deps=[dg.AssetKey(["recs", "recommendations"])],
@@ -89,6 +94,9 @@ def approval_queue(spendsense: SpendSenseResource):
 @dg.asset(
     key=APPROVED_KEY,
     group_name="review",
+    owners=OWNERS,
+    tags=TAGS,
+    code_version=CODE_VERSION,
     kinds={"duckdb"},
     pool="duckdb",
     deps=[dg.AssetKey(["review", "approval_queue"])],

@@ -252,7 +252,7 @@ checked as (
             when signed.is_pending is null or abs(signed.amount) > signed.max_abs_amount
                 or (signed.amount <> 0 and abs(signed.amount) < signed.min_abs_amount) then 'invalid_value'
             when
-                signed.transaction_date > {{ as_of_date(ref('stg_spendsense__transactions')) }}
+                signed.transaction_date > {{ as_of_date() }}
                 then 'future_date'
         end as reason
 

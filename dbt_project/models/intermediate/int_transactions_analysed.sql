@@ -39,7 +39,7 @@ posted as (
     inner join consenting
         on transactions.user_id = consenting.user_id
     where not transactions.is_pending
-        and transactions.transaction_date <= {{ as_of_date(ref('stg_spendsense__transactions')) }}
+        and transactions.transaction_date <= {{ as_of_date() }}
 
 ),
 

@@ -10,10 +10,10 @@ accounts as (
 
 ),
 
--- Same macro as int_windows_defined: inline so this model has only staging inputs.
+-- Same macro as int_windows_defined: inline so this model reads no other intermediate model.
 windows as (
 
-    {{ feature_windows(ref('stg_spendsense__transactions')) }}
+    {{ feature_windows() }}
 
 ),
 

@@ -1,7 +1,7 @@
 -- One row per feature window: as-of date D, first day of the window, look-back for cadences.
 with windows as (
 
-    {{ feature_windows(ref('stg_spendsense__transactions')) }}
+    {{ feature_windows() }}
 
 )
 

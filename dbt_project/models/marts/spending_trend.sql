@@ -12,7 +12,7 @@ user_months as (
     select
         user_id,
         min(month_start) as first_month,
-        cast(date_trunc('month', {{ as_of_date(ref('stg_spendsense__transactions')) }}) as date)
+        cast(date_trunc('month', {{ as_of_date() }}) as date)
             as last_month
 
     from transactions

@@ -156,6 +156,30 @@ personas_with_registry as (
 
 ),
 
+criteria_listed as (
+
+    -- Per persona, every criterion with the customer's value and whether it holds: the reasoning of a
+    -- match, and (all personas) what persona_transitions compares between two dates.
+    select
+        {%- for rule in personas %}
+        [
+            {%- for criterion in rule.groups | sum(start=[]) %}
+            struct_pack(
+                feature := '{{ criterion.feature }}',
+                value := to_json({{ criterion.value }}),
+                operator := '{{ criterion.operator }}',
+                threshold := to_json({{ criterion.threshold }}),
+                satisfied := is_{{ criterion.name }}_satisfied
+            ),
+            {%- endfor %}
+        ] as {{ rule.persona }}_criteria,
+        {%- endfor %}
+        *
+
+    from personas_with_registry
+
+),
+
 persona_matches as (
 
     -- Per persona: null, or the reasoning of a match with the registry's priority as first field.
@@ -167,23 +191,13 @@ persona_matches as (
                     priority := {{ rule.persona }}_priority,
                     persona := '{{ rule.persona }}',
                     confidence := {{ rule.persona }}_confidence,
-                    criteria := [
-                        {%- for criterion in rule.groups | sum(start=[]) %}
-                        struct_pack(
-                            feature := '{{ criterion.feature }}',
-                            value := to_json({{ criterion.value }}),
-                            operator := '{{ criterion.operator }}',
-                            threshold := to_json({{ criterion.threshold }}),
-                            satisfied := is_{{ criterion.name }}_satisfied
-                        ),
-                        {%- endfor %}
-                    ]
+                    criteria := {{ rule.persona }}_criteria
                 )
         end as {{ rule.persona }}_match,
         {%- endfor %}
         *
 
-    from personas_with_registry
+    from criteria_listed
 
 ),
 
@@ -235,7 +249,12 @@ assigned as (
                     criteria := matched['criteria']
                 )
             )
-        )::varchar as reasoning
+        )::varchar as reasoning,
+        to_json([
+            {%- for rule in personas %}
+            struct_pack(persona := '{{ rule.persona }}', criteria := {{ rule.persona }}_criteria),
+            {%- endfor %}
+        ])::varchar as criteria
 
     from matches_ranked
 
@@ -250,7 +269,8 @@ final as (
         coalesce(matched_personas[1], fallback_persona) as persona,
         matched_personas,
         confidence,
-        reasoning
+        reasoning,
+        criteria
 
     from assigned
 

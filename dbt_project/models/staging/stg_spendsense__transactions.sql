@@ -1,10 +1,14 @@
 {%- set patterns = category_patterns() -%}
-{%- set amount_convention = var('amount_convention') -%}
-{%- if amount_convention not in ('spendsense', 'plaid') -%}
+{#- The sign convention: the var when given, else the one the ingest recorded in raw.run_context. -#}
+{%- set amount_convention = var('amount_convention', none) -%}
+{%- if amount_convention is not none and amount_convention not in ('spendsense', 'plaid') -%}
     {{ exceptions.raise_compiler_error(
         "var amount_convention must be 'spendsense' or 'plaid', got '" ~ amount_convention ~ "'"
     ) }}
 {%- endif -%}
+{%- set run_context_convention = "(select amount_convention from " ~ source('raw', 'run_context') ~ ")" -%}
+{%- set given_convention = "'" ~ amount_convention ~ "'" -%}
+{%- set amount_convention_sql = run_context_convention if amount_convention is none else given_convention -%}
 
 with source as (
 
@@ -26,7 +30,7 @@ renamed as (
         user_id,
         date as transaction_date,
         -- Every model downstream reads the spendsense convention: amount < 0 is money leaving.
-        {% if amount_convention == 'plaid' -%} -amount as amount {%- else -%} amount {%- endif %},
+        case when {{ amount_convention_sql }} = 'plaid' then -amount else amount end as amount,
         merchant_name,
         merchant_entity_id,
         payment_channel,

@@ -46,18 +46,20 @@ def connect_warehouse(
     read_only: bool = False,
     wait_seconds: float = 600.0,
     on_wait: Callable[[str], None] = print,
+    config: dict[str, str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to `path`, waiting up to `wait_seconds` while another process holds the file.
 
     `on_wait` receives one line each time a (new) holder makes it wait. Past the bound, WarehouseBusy
-    names the holder. Errors other than the file lock are raised at once.
+    names the holder. Errors other than the file lock are raised at once. `config`: DuckDB settings
+    such as memory_limit.
     """
     deadline = time.monotonic() + wait_seconds
     delay = _FIRST_DELAY_SECONDS
     announced = None
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
         except (duckdb.IOException, duckdb.ConnectionException) as error:
             holder = lock_holder(error)
             if holder is None:

@@ -7,7 +7,9 @@ A `.env` file in the working directory is read first when present; real environm
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 # The repository root: default data folders live under it, so the CLI works from any directory.
@@ -39,6 +41,12 @@ PLAUSIBILITY_BOUNDS = {
 }
 MAX_PLAUSIBILITY_BOUND = 1e12
 
+# DuckDB's memory cap per connection (the pipeline's and dbt's): past it, big joins and sorts spill
+# to the temp directory instead of growing. 3 GB keeps a 100,000-user run under 6 GB peak RSS with
+# the Python process and dbt's beside it (docs/performance.md).
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+_MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
 
 def _load_dotenv(path: Path) -> dict[str, str]:
     """KEY=VALUE lines of a .env file (comments and blanks skipped); never overrides the environment."""
@@ -65,6 +73,23 @@ def _positive_number(env: dict[str, str], name: str, default: float, maximum: fl
     if not 0 < value <= maximum:
         raise ValueError(f"{name} must be greater than 0 and at most {maximum:g}, got {text!r}")
     return value
+
+
+def _iso_date(env: dict[str, str], name: str) -> str | None:
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _memory_limit(env: dict[str, str]) -> str:
+    text = env.get("SPENDSENSE_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not _MEMORY_LIMIT.match(text):
+        raise ValueError(f"SPENDSENSE_DUCKDB_MEMORY_LIMIT must be a size such as 3GB or 512MB, got {text!r}")
+    return text
 
 
 def _path(env: dict[str, str], name: str, default: str) -> Path:
@@ -98,6 +123,17 @@ class Settings:
     max_abs_balance: float = PLAUSIBILITY_BOUNDS["max_abs_balance"][1]
     max_credit_limit: float = PLAUSIBILITY_BOUNDS["max_credit_limit"][1]
     max_apr: float = PLAUSIBILITY_BOUNDS["max_apr"][1]
+    # First daily as-of partition, YYYY-MM-DD; None: 180 days before the latest data (docs/orchestration.md)
+    partitions_start: str | None = None
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # None: `<warehouse>.tmp` beside the warehouse file (see duckdb_config)
+    duckdb_temp_directory: Path | None = None
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """DuckDB settings of every connection that writes the warehouse, the pipeline's and dbt's."""
+        temp = self.duckdb_temp_directory or Path(f"{self.warehouse_path}.tmp")
+        return {"memory_limit": self.duckdb_memory_limit, "temp_directory": str(temp)}
 
     @property
     def cache_dir(self) -> Path:
@@ -126,6 +162,7 @@ class Settings:
             raise ValueError(
                 f"SPENDSENSE_AMOUNT_CONVENTION must be one of {AMOUNT_CONVENTIONS}, got {convention!r}"
             )
+        temp_dir = env.get("SPENDSENSE_DUCKDB_TEMP_DIR", "").strip()
         export_uri = env.get("SPENDSENSE_EXPORT_URI", "")
         if not export_uri.startswith("s3://"):
             export_uri = str(_path(env, "SPENDSENSE_EXPORT_URI", "data/exports"))
@@ -140,6 +177,9 @@ class Settings:
             s3_endpoint_url=env.get("S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL") or None,
             s3_max_attempts=int(_positive_number(env, "AWS_MAX_ATTEMPTS", 5, 20)),
             lock_wait_seconds=_positive_number(env, "SPENDSENSE_LOCK_WAIT_SECONDS", 600.0, 86_400.0),
+            partitions_start=_iso_date(env, "SPENDSENSE_PARTITIONS_START"),
+            duckdb_memory_limit=_memory_limit(env),
+            duckdb_temp_directory=_path(env, "SPENDSENSE_DUCKDB_TEMP_DIR", "") if temp_dir else None,
             **{name: env.get(variable) or None for name, variable in SECRET_ENV_VARS.items()},
             **{
                 name: _positive_number(env, variable, default, MAX_PLAUSIBILITY_BOUND)

@@ -41,6 +41,9 @@ PER_USER_EXPORTS: dict[str, str] = {
         for window in WINDOWS
     },
     "user_personas": "marts.user_personas",
+    # the partition's own date of the history (each as_of=<date> folder holds its day)
+    "persona_history": "select * from marts.persona_history"
+    " where as_of_date = (select as_of_date from raw.run_context)",
     # The spending analytics (docs/statements.md); the marts hold consenting customers only, and the
     # consent filter applies again at publish time like for every per-user file.
     **{name: f"marts.{name}" for name in ANALYTICS_MARTS},

@@ -333,7 +333,8 @@ def _fairness_population(
             select
                 user_id,
                 count(*) as items,
-                count(*) filter (where content_type = 'partner_offer') as partner_offers
+                count(*) filter (where content_type = 'partner_offer') as partner_offers,
+                count(*) filter (where guardrail_status = 'block') as blocked_items
             from recs.recommendations
             group by user_id
         ),
@@ -347,7 +348,8 @@ def _fairness_population(
                 personas.persona,
                 coalesce(consent.consent_status, false) as is_consenting,
                 coalesce(items.items, 0) as items,
-                coalesce(items.partner_offers, 0) > 0 as has_partner_offer
+                coalesce(items.partner_offers, 0) > 0 as has_partner_offer,
+                coalesce(items.blocked_items, 0) as blocked_items
             from customers
             left join income_quintiles on income_quintiles.user_id = customers.user_id
             left join personas on personas.user_id = customers.user_id
@@ -364,10 +366,12 @@ def _fairness_population(
         final as (
             select
                 'overall' as dimension, 'all' as group_name,
-                user_id, persona, is_consenting, items, has_partner_offer
+                user_id, persona, is_consenting, items, has_partner_offer, blocked_items
             from population
             union all
-            select dimension, group_name, user_id, persona, is_consenting, items, has_partner_offer
+            select
+                dimension, group_name,
+                user_id, persona, is_consenting, items, has_partner_offer, blocked_items
             from by_group
         )
 
@@ -380,12 +384,15 @@ def _fairness_population(
 def _fairness(
     con: duckdb.DuckDBPyConnection, consent_table: str, window_days: int, income_window_days: int
 ) -> dict:
-    """Persona mix (customers with a persona in the window), recommendations per user and partner-offer
-    access (share with at least one offer), the last two over consenting customers, per income quintile
-    (ntile(5) of avg_monthly_income over the income window; no income row = 'unknown'), age band and
-    region. A group is flagged when a persona share or the offer-access share is more than 10
-    percentage points from the whole, or its recommendations per user more than 10 % from the whole.
-    Monitoring only: none of these fields feeds a rule or a prompt."""
+    """Per income quintile (ntile(5) of avg_monthly_income over the income window; no income row =
+    'unknown'), age band and region: recommendations per user, partner-offer access (share with at
+    least one offer) and the guardrail block rate (blocked items over items), over consenting
+    customers, and the persona mix (customers with a persona in the window).
+
+    Parity is measured where it is meaningful: a group is flagged when its offer access or block rate
+    is more than 10 percentage points from the whole, or its recommendations per user more than 10 %
+    from the whole. The persona mix differs by design (wealth_builder needs a high income): it is an
+    informational table, never a flag. Monitoring only: none of these fields feeds a rule or a prompt."""
     _fairness_population(con, consent_table, window_days, income_window_days)
     stats = con.execute(
         """
@@ -395,7 +402,9 @@ def _fairness(
             count(*) as customers,
             count(*) filter (where is_consenting) as consenting_customers,
             avg(items) filter (where is_consenting) as recommendations_per_user,
-            avg(has_partner_offer::int) filter (where is_consenting) as partner_offer_access
+            avg(has_partner_offer::int) filter (where is_consenting) as partner_offer_access,
+            sum(blocked_items) filter (where is_consenting)
+                / nullif(sum(items) filter (where is_consenting), 0) as guardrail_block_rate
         from fairness_population
         group by all
         order by all
@@ -408,7 +417,9 @@ def _fairness(
     ).fetchall():
         persona_counts.setdefault((dimension, group_name), {})[persona] = users
 
-    def describe(dimension: str, group_name: str, customers, consenting, per_user, offer_access) -> dict:
+    def describe(
+        dimension: str, group_name: str, customers, consenting, per_user, offer_access, block_rate
+    ) -> dict:
         counts = persona_counts.get((dimension, group_name), {})
         with_persona = sum(counts.values())
         return {
@@ -418,12 +429,13 @@ def _fairness(
             "persona_mix": {persona: _ratio(counts.get(persona, 0), with_persona) for persona in PERSONAS},
             "recommendations_per_user": per_user,
             "partner_offer_access": offer_access,
+            "guardrail_block_rate": block_rate,
         }
 
     described = [describe(*row) for row in stats]
     overall = next(
         (group for row, group in zip(stats, described, strict=True) if row[0] == "overall"),
-        describe("overall", "all", 0, 0, None, None),  # no customers at all
+        describe("overall", "all", 0, 0, None, None, None),  # no customers at all
     )
     groups: dict[str, list[dict]] = {dimension: [] for dimension in FAIRNESS_DIMENSIONS}
     for row, group in zip(stats, described, strict=True):
@@ -446,8 +458,10 @@ def _fairness_flags(group: dict, overall: dict) -> list[str]:
         return None if value is None or whole is None else (value - whole) * 100
 
     flags = []
-    shares = [(f"persona {p}", group["persona_mix"][p], overall["persona_mix"][p]) for p in PERSONAS]
-    shares.append(("partner-offer access", group["partner_offer_access"], overall["partner_offer_access"]))
+    shares = [
+        ("partner-offer access", group["partner_offer_access"], overall["partner_offer_access"]),
+        ("guardrail block rate", group["guardrail_block_rate"], overall["guardrail_block_rate"]),
+    ]
     for label, value, whole in shares:
         gap = points(value, whole)
         if gap is not None and abs(gap) > FAIRNESS_THRESHOLD_POINTS:

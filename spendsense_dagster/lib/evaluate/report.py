@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spendsense_dagster.lib.core.personas import PERSONAS
 from spendsense_dagster.lib.core.windows import WINDOWS
 from spendsense_dagster.lib.evaluate.metrics import METRIC_COLUMNS
 
@@ -29,15 +30,36 @@ def metrics_markdown(metrics: dict) -> str:
     for window, counts in metrics.get("persona_distribution", {}).items():
         mix = ", ".join(f"{persona} {users}" for persona, users in counts.items() if users)
         lines.append(f"| personas {window}d | {mix or 'none'} |")
-    flagged = [
-        f"{dimension}={group['group']}: {'; '.join(group['flags'])}"
-        for dimension, groups in metrics.get("fairness", {}).get("groups", {}).items()
-        for group in groups
-        if group["flags"]
-    ]
+    flagged = fairness_flags(metrics.get("fairness", {}))
     text = "\n".join(lines)
     if flagged:
         text += "\n\nFairness flags (monitoring only):\n" + "\n".join(f"- {flag}" for flag in flagged)
     if metrics.get("notes"):
         text += "\n\nNotes:\n" + "\n".join(f"- {note}" for note in metrics["notes"])
     return text
+
+
+def fairness_flags(fairness: dict) -> list[str]:
+    """'dimension=group: flag; flag' for every flagged group."""
+    return [
+        f"{dimension}={group['group']}: {'; '.join(group['flags'])}"
+        for dimension, groups in fairness.get("groups", {}).items()
+        for group in groups
+        if group["flags"]
+    ]
+
+
+def persona_mix_markdown(fairness: dict) -> str:
+    """The persona share of every fairness group, beside the whole: informational, never a flag
+    (the personas differ by income by design: wealth_builder needs a high income)."""
+    lines = ["| group | " + " | ".join(PERSONAS) + " |", "|" + " --- |" * (len(PERSONAS) + 1)]
+    rows = [("all", fairness.get("overall") or {})] + [
+        (f"{dimension}={group['group']}", group)
+        for dimension, groups in fairness.get("groups", {}).items()
+        for group in groups
+    ]
+    for label, group in rows:
+        mix = group.get("persona_mix") or {}
+        shares = [f"{mix[p]:.0%}" if mix.get(p) is not None else "n/a" for p in PERSONAS]
+        lines.append(f"| {label} | " + " | ".join(shares) + " |")
+    return "\n".join(lines)

@@ -130,7 +130,7 @@ def fairness_chart(
     markers = {
         "partner-offer access (pts)": ("o", "#2563eb"),
         "recommendations per user (%)": ("s", "#16a34a"),
-        "largest persona-share gap (pts)": ("^", "#d97706"),
+        "guardrail block rate (pts)": ("^", "#d97706"),
     }
     dimensions = [dimension for dimension in gaps if gaps[dimension]]
     with matplotlib.rc_context(_RC):

@@ -131,14 +131,6 @@ def _fairness_gaps(fairness: dict) -> dict[str, list[tuple[str, dict[str, float 
     for dimension, groups in (fairness.get("groups") or {}).items():
         rows = []
         for group in groups:
-            persona_gaps = [
-                points(
-                    (group.get("persona_mix") or {}).get(persona),
-                    (overall.get("persona_mix") or {}).get(persona),
-                )
-                for persona in PERSONAS
-            ]
-            persona_gaps = [gap for gap in persona_gaps if gap is not None]
             per_user, whole_per_user = (
                 group.get("recommendations_per_user"),
                 overall.get("recommendations_per_user"),
@@ -155,9 +147,9 @@ def _fairness_gaps(fairness: dict) -> dict[str, list[tuple[str, dict[str, float 
                             if per_user is not None and whole_per_user
                             else None
                         ),
-                        "largest persona-share gap (pts)": max(persona_gaps, key=abs)
-                        if persona_gaps
-                        else None,
+                        "guardrail block rate (pts)": points(
+                            group.get("guardrail_block_rate"), overall.get("guardrail_block_rate")
+                        ),
                     },
                 )
             )

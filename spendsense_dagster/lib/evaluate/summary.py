@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
 from spendsense_dagster.lib.core.personas import PERSONAS
@@ -25,6 +27,8 @@ SUMMARY_TABLES = (
     "marts.user_features",
     "marts.recurring_streams",
     "marts.user_personas",
+    "marts.persona_history",
+    "marts.persona_transitions",
     "marts.monthly_category_spend",
     "marts.top_merchants",
     "marts.savings_rate",
@@ -92,7 +96,7 @@ def _statement_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
 def warehouse_summary(settings: Settings) -> str:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         tables = existing_tables(con)
-        lines = ["", "SpendSense run summary"]
+        lines = ["SpendSense run summary"]
         if "raw.run_context" in tables:
             as_of = run_as_of(con)
             lines.append(f"as of {as_of}   input {settings.raw_dir}")
@@ -104,10 +108,13 @@ def warehouse_summary(settings: Settings) -> str:
             ).fetchall()[0]
             lines.append(f"customers: {customers} ({consenting} consenting now)")
         lines.append("rows per table:")
-        for table in SUMMARY_TABLES:
-            if table in tables:
-                rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-                lines.append(f"  {table:<36}{rows:>10,}")
+        counts = [
+            f"{table:<30}{con.execute(f'select count(*) from {table}').fetchall()[0][0]:>9,}"
+            for table in SUMMARY_TABLES
+            if table in tables
+        ]
+        # three tables a line: `spendsense run` stays short (docs/orchestration.md)
+        lines.extend("  " + "   ".join(counts[i : i + 3]) for i in range(0, len(counts), 3))
         if {"raw.statement_files", VERDICTS_TABLE, UNIONED_VIEW} <= tables:
             lines.extend(_statement_lines(con))
         if "marts.user_personas" in tables:
@@ -125,3 +132,16 @@ def warehouse_summary(settings: Settings) -> str:
     lines.append(f"approval queue: {settings.review_dir / 'approval_queue.csv'} (and .html)")
     lines.append(f"exports: {settings.export_uri}")
     return "\n".join(lines)
+
+
+def materialized_as_of_dates(settings: Settings) -> set[date]:
+    """As-of dates whose run completed: the evaluation, the run's last step, recorded its metrics row."""
+    if not settings.warehouse_path.exists():
+        return set()
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        if "eval.evaluation_metrics" not in existing_tables(con):
+            return set()
+        return {
+            row[0]
+            for row in con.execute("select distinct as_of_date from eval.evaluation_metrics").fetchall()
+        }

@@ -62,14 +62,14 @@ def issue_token(review_dir: Path, operator_id: str) -> IssuedToken:
     path.parent.mkdir(parents=True, exist_ok=True)
     token = _TOKEN_PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
     created_at = utc_now_iso()
-    # The lock file serialises two rotations at once; the atomic write (mkstemp: mode 0600) keeps readers
-    # from ever seeing half a file.
+    # The lock file serialises two rotations at once; the atomic write keeps readers from ever seeing half
+    # a file, and mode 0600 keeps the digests to their owner.
     lock_fd = os.open(path.with_name(f".{path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         entries = _read(path)
         entries[operator_id] = {"sha256": token_digest(token), "created_at": created_at}
-        write_atomically(path, (json.dumps(entries, indent=2, sort_keys=True) + "\n").encode())
+        write_atomically(path, (json.dumps(entries, indent=2, sort_keys=True) + "\n").encode(), mode=0o600)
     finally:
         os.close(lock_fd)
     return IssuedToken(operator_id=operator_id, token=token, created_at=created_at, path=path)

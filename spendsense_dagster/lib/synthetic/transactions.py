@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from spendsense_dagster.lib.synthetic.accounts import Accounts
 from spendsense_dagster.lib.synthetic.archetypes import (
+    ARCHETYPE_NAMES,
     CARD_BEHAVIOURS,
     LOAN_KINDS,
     PAY_CADENCES,
@@ -253,6 +254,9 @@ def _add_housing_and_bills(ctx: _Context) -> None:
         )
 
 
+NEW_SUBSCRIPTIONS_DAYS = 100
+
+
 def _add_subscriptions(ctx: _Context) -> None:
     p, rng = ctx.profiles, ctx.rng
     most = int(p.subscriptions.max(initial=0))
@@ -268,7 +272,16 @@ def _add_subscriptions(ctx: _Context) -> None:
     account = np.where(
         (card >= 0) & (rng.random(len(customer)) < 0.75), card, ctx.accounts.of["checking"][customer]
     )
-    ctx.monthly(customer, ctx.reliable_day(len(customer)), account, -prices[service], codes[service])
+    rows, offset = ctx.calendar.monthly(ctx.reliable_day(len(customer)))
+    # Drift: every other subscription-heavy customer took their subscriptions up NEW_SUBSCRIPTIONS_DAYS
+    # before the as-of date. That still leaves three charges in the 90-day look-back of the as-of date
+    # (same persona then), but fewer for earlier as-of dates: a backfill sees them become
+    # subscription_heavy (docs/generator.md). No random draw is added: other customers are unchanged.
+    recent = np.zeros(len(p), dtype=bool)
+    recent[np.flatnonzero(p.archetype == ARCHETYPE_NAMES.index("subscription_heavy"))[::2]] = True
+    keep = ~recent[customer[rows]] | (offset >= ctx.calendar.days - NEW_SUBSCRIPTIONS_DAYS)
+    rows, offset = rows[keep], offset[keep]
+    ctx.log.add(customer[rows], account[rows], offset, -prices[service][rows], codes[service][rows])
 
 
 def _add_groceries(ctx: _Context) -> None:

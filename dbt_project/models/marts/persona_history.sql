@@ -1,0 +1,35 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+-- A run holds one as-of date: its rows replace that date's rows and every other date stays, so a
+-- backfill of one day rewrites only that day and a re-run of a day gives the same rows.
+
+with personas as (
+
+    select * from {{ ref('user_personas') }}
+
+),
+
+final as (
+
+    select
+        as_of_date,
+        user_id,
+        window_days,
+        persona,
+        confidence,
+        matched_personas,
+        reasoning,
+        criteria
+
+    from personas
+
+)
+
+select * from final
