@@ -63,14 +63,15 @@ def run_pipeline(as_of: str | None = HANDMADE_AS_OF) -> dg.ExecuteInProcessResul
     return result
 
 
-def run_groups(*groups: str) -> dg.ExecuteInProcessResult:
+def run_groups(*groups: str, partition: str | None = None) -> dg.ExecuteInProcessResult:
     """Only the assets of these groups (e.g. the review job's), upstream tables taken as they are: the
-    partition the warehouse holds, as the publish job's sensor picks it."""
+    partition given, else the one the warehouse holds, as the publish job's sensor picks it."""
     settings = Settings.from_env()
     defs = build_definitions(settings)
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        partition = run_as_of(con).isoformat()
+    if partition is None:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            partition = run_as_of(con).isoformat()
     result = dg.materialize(
         assets, selection=dg.AssetSelection.groups(*groups), resources=defs.resources, partition_key=partition
     )

@@ -127,6 +127,26 @@ def test_ingest_writes_one_row_per_line_and_replaces_the_previous_load(tmp_path:
         assert con.execute("select count(*) from raw.statement_rows").fetchall() == [(1,)]
 
 
+def test_empty_cells_past_the_header_do_not_make_a_row_malformed(tmp_path: Path):
+    raw = tmp_path / "raw"
+    text = "Date,Description,Amount\n2025-06-01,Coffee,-4.50,,\n2025-06-02,Tea,-3.00,oops\n2025-06-03,Cake\n"
+    _write(raw / "statements" / "acc_1", "a.csv", text)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ingest_statements(con, raw, 1e7)
+        counts = con.execute("select line_number, cell_count from raw.statement_rows order by 1").fetchall()
+    assert counts == [(2, 3), (3, 4), (4, 2)]  # the last two are malformed_row in dbt
+
+
+def test_an_empty_export_is_a_file_without_rows(tmp_path: Path):
+    raw = tmp_path / "raw"
+    _write(raw / "statements" / "acc_1", "empty.csv", "\n\n")
+    _write(raw / "statements" / "acc_1", "header_only.csv", "Date,Description,Amount\n")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        load = ingest_statements(con, raw, 1e7)
+        assert load.rows_read == 0 and len(load.files) == 2
+        assert con.execute("select count(*) from raw.statement_files").fetchall() == [(2,)]
+
+
 def test_the_asset_fails_naming_the_file_and_its_headers(tmp_path: Path):
     raw = tmp_path / "raw"
     _write(raw / "statements" / "acc_9", "export.csv", "When;What;How much\n01.06.2025;x;1,00\n")

@@ -17,7 +17,7 @@ from spendsense_dagster.lib.evaluate.exports import ANALYTICS_MARTS
 from spendsense_dagster.lib.evaluate.summary import warehouse_summary
 from spendsense_dagster.lib.synthetic.statements import STYLES, write_statements
 from tests.conftest import DATASETS
-from tests.pipeline_runs import environment, query, run_groups, run_pipeline, workspace_env
+from tests.pipeline_runs import HANDMADE_AS_OF, environment, query, run_groups, run_pipeline, workspace_env
 
 AS_OF = "2025-06-30"
 D = date.fromisoformat
@@ -276,7 +276,7 @@ def overlap_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     write_statements(exports, raw, seed=3)
     with environment(**workspace_env(root, raw)):
-        run_groups("ingest", "features", "personas")
+        run_groups("ingest", "features", "personas", partition=HANDMADE_AS_OF)
     return root
 
 

@@ -19,7 +19,9 @@ keyed as (
 
     select
         parsed.*,
-        {{ merchant_key('parsed.description_text') }} as merchant_key
+        -- A description with nothing left to key ("***") keys as itself: never null.
+        coalesce({{ merchant_key('parsed.description_text') }}, lower(parsed.description_text))
+            as merchant_key
 
     from parsed
 

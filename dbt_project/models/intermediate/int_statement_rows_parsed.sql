@@ -2,7 +2,8 @@
     (docs/statements.md). The day/month order of numeric dates and the decimal separator are decided
     per file from its values unless mapping.json names them; a file whose values leave the order open
     is refused as a whole (ambiguous_date_order) rather than guessed. -#}
-{%- set numeric_date = '^([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{2}|[0-9]{4})$' %}
+{#- A time after the date ("06/05/2025 14:32") is ignored. -#}
+{%- set numeric_date = '^([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{2}|[0-9]{4})([ T][0-9:. apmAPM]*)?$' %}
 
 with statement_rows as (
 
@@ -39,7 +40,8 @@ shaped as (
                 regexp_full_match(statement_rows.date_text, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?')
                 then 'iso'
             when regexp_full_match(statement_rows.date_text, '{{ numeric_date }}') then 'numeric'
-            when regexp_full_match(statement_rows.date_text, '[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}') then 'dotted'
+            when regexp_full_match(statement_rows.date_text, '[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}( [0-9:.]*)?')
+                then 'dotted'
             when
                 regexp_full_match(statement_rows.date_text, '\pL{3,9}\.?\s+[0-9]{1,2},?\s+[0-9]{4}')
                 then 'month_name'
@@ -123,7 +125,8 @@ parsed as (
                 then try_strptime(
                         regexp_extract(formatted.date_text, '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}'), '%Y-%m-%d'
                     )
-            when formatted.date_shape = 'dotted' then try_strptime(formatted.date_text, '%d.%m.%Y')
+            when formatted.date_shape = 'dotted'
+                then try_strptime(regexp_extract(formatted.date_text, '^[0-9.]+'), '%d.%m.%Y')
             when formatted.date_shape = 'month_name'
                 then try_strptime(
                         regexp_replace(replace(formatted.date_text, ',', ''), '\s+', ' ', 'g'),

@@ -81,11 +81,13 @@ def _recommendation_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _statement_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """What the CSV statements gave (docs/statements.md): files, rows and where they went."""
     verdicts = count_statement_verdicts(con)
+    read = f"statements: {verdicts.files} files read, {verdicts.rows_read} rows"
+    if verdicts.rows_read != verdicts.accepted + verdicts.duplicates + verdicts.rejected:
+        # After `spendsense ingest` alone the verdicts are an earlier run's.
+        return [f"{read} (not yet through dbt: run the pipeline)"]
+    counts = f"{verdicts.accepted} accepted, {verdicts.duplicates} duplicates, {verdicts.rejected} rejected"
+    lines = [f"{read}: {counts}"]
     share = verdicts.uncategorized_share
-    lines = [
-        f"statements: {verdicts.files} files read, {verdicts.rows_read} rows: {verdicts.accepted} accepted, "
-        f"{verdicts.duplicates} duplicates, {verdicts.rejected} rejected",
-    ]
     if share is not None:
         lines.append(f"  uncategorized: {verdicts.uncategorized} of the accepted rows ({share:.1%})")
     return lines

@@ -169,6 +169,9 @@ def _row(style: BankStyle, record: dict, rng: np.random.Generator) -> list:
     if style.name == "eu_bank":
         text = f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
         return [day.strftime("%d.%m.%Y"), description, text, "USD"]
+    if rng.random() < 0.5:
+        # A reference after an en dash: a byte only Windows-1252 has, in this style's encoding.
+        description = f"{description} \u2013 REF {rng.integers(10_000, 99_999)}"
     status = "Pending" if record["pending"] else "Posted"
     debit, credit = (f"{-amount:.2f}", "") if amount < 0 else ("", f"{amount:.2f}")
     return [day, description, debit, credit, status]

@@ -13,11 +13,20 @@ MAPPING_FILE = "mapping.json"
 # Role -> the headers that name it, compared lower-case with spaces, '_' and '-' removed; in order of
 # preference when a file has several (Chase exports both a Description and a Memo).
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "date": ("date", "transaction date", "posted date", "posting date", "booking date"),
-    "description": ("description", "payee", "merchant", "name", "memo", "details"),
-    "amount": ("amount",),
-    "debit": ("debit", "withdrawal", "withdrawals", "debits"),
-    "credit": ("credit", "deposit", "deposits", "credits"),
+    "date": ("date", "transaction date", "posted date", "posting date", "booking date", "post date"),
+    "description": (
+        "description",
+        "payee",
+        "merchant",
+        "name",
+        "memo",
+        "details",
+        "transaction description",
+        "merchant name",
+    ),
+    "amount": ("amount", "transaction amount"),
+    "debit": ("debit", "withdrawal", "withdrawals", "debits", "debit amount", "money out", "paid out"),
+    "credit": ("credit", "deposit", "deposits", "credits", "credit amount", "money in", "paid in"),
     "category": ("category",),
     "status": ("pending", "status"),
 }
@@ -39,7 +48,8 @@ SIGN_CONVENTIONS = ("outflow_negative", "outflow_positive")
 
 
 def header_key(header: str) -> str:
-    return re.sub(r"[\s_\-]+", "", header.strip().lower())
+    """Lower case without spaces, '_', '-' or a parenthesised note ("Amount (USD)" is "amount")."""
+    return re.sub(r"[\s_\-]+", "", re.sub(r"\([^)]*\)", "", header).strip().lower())
 
 
 @dataclass(frozen=True)

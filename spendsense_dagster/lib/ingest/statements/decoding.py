@@ -59,8 +59,8 @@ def decode_statement(
     text, used_encoding = decode_bytes(data, encoding)
     lines = text.splitlines(keepends=True)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None:
-        raise StatementFileError("the file is empty")
+    if first is None:  # an export of a period without transactions
+        return DecodedStatement(used_encoding, delimiter or ",", [], [])
     used_delimiter = delimiter or sniff_delimiter(lines[first])
     reader = csv.reader(io.StringIO("".join(lines[first:])), delimiter=used_delimiter)
     rows: list[tuple[int, list[str], str]] = []

@@ -88,7 +88,8 @@ def _read_file(
         ) from error
     except StatementFileError as error:
         raise StatementFileError(f"{label}: {error}") from error
-    positions = map_columns(decoded.header, mapping, label)
+    # An empty file (no header, no rows) has nothing to map.
+    positions = map_columns(decoded.header, mapping, label) if decoded.header else {}
     account_id = path.parent.name
     file_row = {
         "statement_file": label,
@@ -110,7 +111,7 @@ def _read_file(
             "line_number": line,
             "account_id": account_id,
             "row_text": original,
-            "cell_count": len(cells),
+            "cell_count": _cell_count(cells, len(decoded.header)),
             "header_cell_count": len(decoded.header),
             **{
                 f"{role}_text": cells[positions[role]].strip()
@@ -122,6 +123,16 @@ def _read_file(
         for line, cells, original in decoded.rows
     ]
     return file_row, rows
+
+
+def _cell_count(cells: list[str], header_cells: int) -> int:
+    """The row's cells, not counting empty ones past the header's: Chase ends every data row with a
+    delimiter its header lacks. A short row, or a long one with text past the header, stays as it is
+    (malformed_row): which cell moved cannot be known."""
+    count = len(cells)
+    while count > header_cells and not cells[count - 1].strip():
+        count -= 1
+    return count
 
 
 _FILE_SCHEMA = pa.schema(
