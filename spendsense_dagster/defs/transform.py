@@ -152,13 +152,13 @@ def spendsense_dbt_models(
 ):
     as_of_date, convention = read_run_context(spendsense, context.partition_key)
     context.log.info(f"dbt build as of {as_of_date} ({convention} sign convention)")
-    # Held back until dbt has finished, then sent with the tables' counts and schemas; a failing
-    # build still reports what it built before the error.
+    # Held back until dbt has finished, then sent with the tables' counts and schemas (a failing
+    # build still reports what it built before the error).
     events: list = []
     try:
         with warehouse_env(spendsense.warehouse_path):
             events.extend(dbt.cli(dbt_build_args(as_of_date, convention), context=context).stream())
     except Exception:
-        yield from _with_observations(context, events, spendsense)
+        yield from events  # what dbt built before the error, without counts: its error is the news
         raise
     yield from _with_observations(context, events, spendsense)
