@@ -82,8 +82,10 @@ def _table_observations(
     spendsense: SpendSenseResource, keys: set[dg.AssetKey]
 ) -> dict[dg.AssetKey, dict[str, Any]]:
     """dagster/row_count (tables; a view would re-run its query) and dagster/column_schema per asset,
-    read by this step once dbt has finished: dagster-dbt's fetch_row_counts() opens the file through
-    a second connection while dbt's own process still writes it, which DuckDB's single writer refuses."""
+    read by this step with one connection once dbt has finished. dagster-dbt's fetch_row_counts()
+    opens the file from this process while dbt's own process still writes it: in a trial it got its
+    counts because both sides retry a refused connect, but it races dbt for DuckDB's single writer
+    (docs/orchestration.md)."""
     names = {(key.path[0], key.path[-1]): key for key in keys if len(key.path) == 2}
     with spendsense.connect() as con:
         columns = con.execute(
