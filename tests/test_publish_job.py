@@ -94,7 +94,6 @@ def test_a_revoke_and_the_publish_job_clear_that_user_from_every_exported_date(w
         selection=dg.AssetSelection.checks(exports_publishable),
         resources=defs.resources,
         raise_on_error=False,
-        partition_key=current_partition(),
     )
     (evaluation,) = check_only.get_asset_check_evaluations()
     assert not evaluation.passed
