@@ -66,17 +66,23 @@ def run_pipeline(as_of: str | None = HANDMADE_AS_OF) -> dg.ExecuteInProcessResul
 def run_groups(*groups: str, partition: str | None = None) -> dg.ExecuteInProcessResult:
     """Only the assets of these groups (e.g. the review job's), upstream tables taken as they are: the
     partition given, else the one the warehouse holds, as the publish job's sensor picks it."""
-    settings = Settings.from_env()
-    defs = build_definitions(settings)
+    defs = build_definitions(Settings.from_env())
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    if partition is None:
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            partition = run_as_of(con).isoformat()
     result = dg.materialize(
-        assets, selection=dg.AssetSelection.groups(*groups), resources=defs.resources, partition_key=partition
+        assets,
+        selection=dg.AssetSelection.groups(*groups),
+        resources=defs.resources,
+        partition_key=partition or current_partition(),
     )
     assert result.success
     return result
+
+
+def current_partition() -> str:
+    """The as-of date the configured warehouse holds (raw.run_context): the partition a publish job
+    re-runs, as the review sensor picks it."""
+    with duckdb.connect(str(Settings.from_env().warehouse_path), read_only=True) as con:
+        return run_as_of(con).isoformat()
 
 
 def copy_workspace(source: Path, target: Path) -> None:

@@ -5,11 +5,16 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
+from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.automation import daily_pipeline_schedule, review_decisions_sensor
+from spendsense_dagster.defs.partitions import default_as_of, partitions_start
 from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.review.csv_decisions import UNAPPLIED_COLUMNS, UNAPPLIED_CSV_NAME, write_csv
 from spendsense_dagster.lib.review.decision_log import decision_log_path
+from tests.conftest import DATASETS
 
 
 def test_the_daily_schedule_requests_its_own_days_partition_with_an_idempotent_run_key(tmp_path: Path):
@@ -90,3 +95,23 @@ def test_the_review_sensor_waits_for_a_first_run_without_losing_the_decision(tmp
     resource = _resource(tmp_path, as_of="2025-06-30")
     result, _ = _evaluate(resource, cursor)
     assert isinstance(result, dg.RunRequest) and result.partition_key == "2025-06-30"
+
+
+def test_the_partitions_start_180_days_before_the_latest_data_unless_configured(tmp_path: Path):
+    env = {
+        "SPENDSENSE_RAW_DIR": str(DATASETS / "handmade_basic"),
+        "SPENDSENSE_WAREHOUSE": str(tmp_path / "w.duckdb"),
+    }
+    settings = Settings.from_env(env)
+    assert default_as_of(settings) == dt.date(2025, 6, 30)  # the latest transaction date of the files
+    assert partitions_start(settings) == dt.date(2025, 6, 30) - dt.timedelta(days=180)
+    configured = Settings.from_env({**env, "SPENDSENSE_PARTITIONS_START": "2025-01-15"})
+    assert partitions_start(configured) == dt.date(2025, 1, 15)
+    with pytest.raises(ValueError, match="SPENDSENSE_PARTITIONS_START must be a date"):
+        Settings.from_env({**env, "SPENDSENSE_PARTITIONS_START": "2025-13-01"})
+
+    graph = build_definitions(configured).resolve_asset_graph()
+    for key in (dg.AssetKey(["raw", "transactions"]), dg.AssetKey(["marts", "persona_history"])):
+        node = graph.get(key)
+        assert node.partitions_def.start.date() == dt.date(2025, 1, 15)
+        assert node.backfill_policy.max_partitions_per_run == 1  # one partition per run, never a range

@@ -227,7 +227,7 @@ def test_cadences_are_real(default_dataset):
     assert len(subscriptions) >= 10
     for charges in subscriptions.values():
         assert len({date.fromisoformat(t["date"]).day for t in charges}) == 1
-        # at least three: the drift's recent subscribers started NEW_SUBSCRIPTIONS_DAYS before the as-of date
+        # at least three: the drift's customers settled in NEW_SUBSCRIPTIONS_DAYS before the as-of date
         assert len({t["amount"] for t in charges}) == 1 and len(charges) >= 3
     first_charge = {k: min(date.fromisoformat(t["date"]) for t in v) for k, v in subscriptions.items()}
     recent = {k for k, first in first_charge.items() if (AS_OF - first).days < NEW_SUBSCRIPTIONS_DAYS}

@@ -18,7 +18,7 @@ from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.resources import SpendSenseResource
 from spendsense_dagster.lib.core.locks import WarehouseBusy, connect_warehouse, run_lock
 from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR, Settings
-from tests.pipeline_runs import environment
+from tests.pipeline_runs import current_partition, environment
 
 NOTEBOOK = """
 import sys, time, duckdb
@@ -102,9 +102,10 @@ def test_runs_take_the_run_lock_one_after_the_other(warehouse):
 def test_the_publish_job_waits_for_a_notebook_instead_of_failing(workspace: Path):
     warehouse = workspace / "warehouse" / "spendsense.duckdb"
     job = build_definitions(Settings.from_env()).resolve_job_def("spendsense_publish")
+    partition = current_partition()
     with notebook(warehouse, 2.0) as holder, dg.DagsterInstance.ephemeral() as instance:
         started = time.monotonic()
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, partition_key=partition)
         waited = time.monotonic() - started
         logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert result.success and waited >= 1.5

@@ -18,7 +18,7 @@ from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.evaluate.exports import PER_USER_EXPORTS, export_queries, open_store, select_sql
 from spendsense_dagster.lib.review.consent_log import revoke_consent
 from spendsense_dagster.runner import run_messages
-from tests.pipeline_runs import environment, query
+from tests.pipeline_runs import current_partition, environment, query
 from tests.s3_server import aws_test_env_fixture  # noqa: F401  (fixture)
 
 EARLIER = "2025-05-31"
@@ -32,7 +32,9 @@ def _paths(root: Path) -> tuple[Path, Path]:
 def _publish() -> tuple[dg.ExecuteInProcessResult, list[str]]:
     job = build_definitions(Settings.from_env()).resolve_job_def("spendsense_publish")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, partition_key=current_partition()
+        )
     return result, run_messages(result)[0]
 
 

@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from spendsense_dagster.lib.evaluate.metrics import compute_metrics
+from spendsense_dagster.lib.evaluate.report import metrics_markdown
 from spendsense_dagster.lib.evaluate.report_html import render_report_html, report_data, write_report_html
 
 SECTIONS = ("personas", "coverage", "guardrails", "fairness", "latency", "persona-flow")
@@ -69,7 +70,12 @@ def test_the_persona_flow_between_the_last_two_dates_of_the_history(warehouse, r
         ("savings_builder", "high_utilization", 1),
         ("subscription_heavy", "subscription_heavy", 1),
     ]
-    page = render_report_html(compute_metrics(warehouse, "run-1", review_dir), data)
+    metrics = compute_metrics(warehouse, "run-1", review_dir)
+    # the JSON report and the asset's markdown carry the same flow
+    assert metrics["persona_flow"]["dates"] == ["2025-06-29", "2025-06-30"]
+    assert (metrics["persona_flow"]["changed_persona"], metrics["persona_flow"]["customers"]) == (2, 3)
+    assert "2 of 3 customers changed persona between 2025-06-29 and 2025-06-30" in metrics_markdown(metrics)
+    page = render_report_html(metrics, data)
     assert "persona-flow" in _charts(page)
     assert "2 of 3 customers changed persona between 2025-06-29 and 2025-06-30" in page
 

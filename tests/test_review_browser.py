@@ -18,7 +18,7 @@ import pytest
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.lib.core.settings import Settings
 from tests.conftest import DATASETS, REPO_ROOT
-from tests.pipeline_runs import copy_workspace, environment, query, workspace_env
+from tests.pipeline_runs import copy_workspace, current_partition, environment, query, workspace_env
 from tests.review_site import cli, log_lines, new_token, review_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -215,7 +215,7 @@ def test_an_operators_decisions_in_the_browser_are_exactly_what_the_publish_job_
     with environment(**env):
         job = build_definitions(Settings.from_env()).resolve_job_def("spendsense_publish")
         with dg.DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(instance=instance)
+            result = job.execute_in_process(instance=instance, partition_key=current_partition())
     assert result.success
     # the evaluation asset links the HTML report it wrote
     (metrics_event,) = [

@@ -17,6 +17,7 @@ from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.ingest.latest_date import latest_transaction_date
 
 DEFAULT_HISTORY_DAYS = 180
+LATEST_DATE_CACHE = "latest_transaction_date.json"
 ONE_PARTITION_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
@@ -26,7 +27,8 @@ def utc_today() -> date:
 
 def default_as_of(settings: Settings) -> date:
     """The as-of date of a run that names none: the latest transaction date (not after today)."""
-    return latest_transaction_date(settings.raw_dir, utc_today()) or utc_today()
+    cache = settings.warehouse_path.parent / LATEST_DATE_CACHE
+    return latest_transaction_date(settings.raw_dir, utc_today(), cache) or utc_today()
 
 
 def partitions_start(settings: Settings) -> date:

@@ -124,8 +124,10 @@ def _table_observations(
     spendsense: SpendSenseResource, keys: set[dg.AssetKey]
 ) -> dict[dg.AssetKey, dict[str, Any]]:
     """dagster/row_count (tables; a view would re-run its query) and dagster/column_schema per asset,
-    read by this step once dbt has finished: dagster-dbt's fetch_row_counts() opens the file through
-    a second connection while dbt's own process still writes it, which DuckDB's single writer refuses."""
+    read by this step with one connection once dbt has finished. dagster-dbt's fetch_row_counts()
+    opens the file from this process while dbt's own process still writes it: in a trial it got its
+    counts because both sides retry a refused connect, but it races dbt for DuckDB's single writer
+    (docs/orchestration.md)."""
     names = {(key.path[0], key.path[-1]): key for key in keys if len(key.path) == 2}
     with spendsense.connect() as con:
         columns = con.execute(
@@ -203,14 +205,14 @@ def spendsense_dbt_models(
     as_of_date, convention = read_run_context(spendsense, context.partition_key)
     context.log.info(f"dbt build as of {as_of_date} ({convention} sign convention)")
     target = _invocation_target(context, spendsense.warehouse_path)
-    # Held back until dbt has finished, then sent with the tables' counts and schemas; a failing
-    # build still reports what it built before the error.
+    # Held back until dbt has finished, then sent with the tables' counts and schemas (a failing
+    # build still reports what it built before the error).
     events: list = []
     try:
         with warehouse_env(spendsense.settings):
             events.extend(dbt.cli(DBT_BUILD_ARGS, context=context, target_path=target).stream())
     except Exception:
-        yield from _with_observations(context, events, spendsense)
+        yield from events  # what dbt built before the error, without counts: its error is the news
         raise
     _keep_parse_state(target, spendsense.warehouse_path)
     yield from _with_observations(context, events, spendsense)

@@ -28,6 +28,7 @@ from spendsense_dagster.lib.core.personas import PERSONAS, TARGET_PERSONAS
 from spendsense_dagster.lib.core.stats import p95
 from spendsense_dagster.lib.core.warehouse import one_row, run_as_of
 from spendsense_dagster.lib.core.windows import CONTEXT_WINDOW, RECOMMENDATION_WINDOW, WINDOWS
+from spendsense_dagster.lib.evaluate.persona_flow import persona_flow, persona_flow_summary
 from spendsense_dagster.lib.review.consent_log import effective_consent
 from spendsense_dagster.lib.review.decision_log import (
     DECISIONS_TEMP_TABLE,
@@ -496,7 +497,7 @@ def compute_metrics(
 ) -> dict:
     """Every evaluation metric (docs/review.md) of the warehouse as it is now; reads only (temp tables aside).
 
-    The flat keys are METRIC_COLUMNS; `fairness` and `notes` are extra, for the report.
+    The flat keys are METRIC_COLUMNS; `fairness`, `persona_flow` and `notes` are extra, for the report.
     """
     consent_table = effective_consent(con, review_dir)
     load_decisions(con, review_dir)
@@ -513,6 +514,7 @@ def compute_metrics(
     metrics["fairness_flags"] = fairness["flagged_groups"]
     metrics["fairness_within_threshold"] = fairness["flagged_groups"] == 0
     metrics["fairness"] = fairness
+    metrics["persona_flow"] = persona_flow_summary(persona_flow(con, fairness_window_days))
     metrics["notes"] = _notes(metrics)
     return metrics
 

@@ -30,6 +30,13 @@ def metrics_markdown(metrics: dict) -> str:
     for window, counts in metrics.get("persona_distribution", {}).items():
         mix = ", ".join(f"{persona} {users}" for persona, users in counts.items() if users)
         lines.append(f"| personas {window}d | {mix or 'none'} |")
+    flow = metrics.get("persona_flow") or {}
+    if flow.get("dates"):
+        earlier, later = flow["dates"]
+        lines.append(
+            f"| persona flow {flow['window_days']}d | {flow['changed_persona']} of {flow['customers']}"
+            f" customers changed persona between {earlier} and {later} |"
+        )
     flagged = fairness_flags(metrics.get("fairness", {}))
     text = "\n".join(lines)
     if flagged:

@@ -16,20 +16,12 @@ import duckdb
 
 from spendsense_dagster.lib.core.files import write_atomically
 from spendsense_dagster.lib.core.personas import PERSONAS
-from spendsense_dagster.lib.core.warehouse import existing_tables
 from spendsense_dagster.lib.core.windows import RECOMMENDATION_WINDOW, WINDOWS
 from spendsense_dagster.lib.evaluate import report_charts as charts
+from spendsense_dagster.lib.evaluate.persona_flow import PERSONA_HISTORY_TABLE, PersonaFlow, persona_flow
 
 REPORT_HTML_NAME = "evaluation_report.html"
-PERSONA_HISTORY_TABLE = "marts.persona_history"
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-
-
-@dataclass(frozen=True)
-class PersonaFlow:
-    window_days: int
-    dates: tuple[str, str] | None  # the last two as-of dates, or None when history has fewer
-    flows: list[tuple[str, str, int]]  # (persona before, persona after, customers)
 
 
 @dataclass(frozen=True)
@@ -40,49 +32,6 @@ class ReportData:
     status_counts: dict[str, int]
     findings: list[tuple[str, str, int]]  # (check, severity, findings)
     persona_flow: PersonaFlow
-
-
-def _persona_flow(con: duckdb.DuckDBPyConnection, window_days: int) -> PersonaFlow:
-    """Customers per (persona before, persona after) between the last two as-of dates of the history."""
-    if PERSONA_HISTORY_TABLE not in existing_tables(con):
-        return PersonaFlow(window_days, None, [])
-    dates = [
-        row[0]
-        for row in con.execute(
-            f"select distinct as_of_date from {PERSONA_HISTORY_TABLE} where window_days = ?"
-            " order by as_of_date desc limit 2",
-            [window_days],
-        ).fetchall()
-    ]
-    if len(dates) < 2:
-        return PersonaFlow(window_days, None, [])
-    later, earlier = dates
-    rows = con.execute(
-        f"""
-        with history as (
-            select user_id, as_of_date, persona from {PERSONA_HISTORY_TABLE} where window_days = $window
-        ),
-
-        earlier as (
-            select user_id, persona from history where as_of_date = $earlier
-        ),
-
-        later as (
-            select user_id, persona from history where as_of_date = $later
-        ),
-
-        final as (
-            select earlier.persona as persona_before, later.persona as persona_after, count(*) as customers
-            from earlier
-            inner join later on later.user_id = earlier.user_id
-            group by all
-        )
-
-        select * from final order by all
-        """,
-        {"window": window_days, "earlier": earlier, "later": later},
-    ).fetchall()
-    return PersonaFlow(window_days, (str(earlier), str(later)), [(a, b, int(n)) for a, b, n in rows])
 
 
 def report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
@@ -116,7 +65,7 @@ def report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
         user_latencies_ms=[row[0] for row in latencies if row[0] is not None],
         status_counts={status: statuses.get(status, 0) for status in ("pass", "warn", "block")},
         findings=[(check, severity, int(n)) for check, severity, n in findings],
-        persona_flow=_persona_flow(con, RECOMMENDATION_WINDOW),
+        persona_flow=persona_flow(con, RECOMMENDATION_WINDOW),
     )
 
 

@@ -133,6 +133,24 @@ class _Context:
     log: EventLog
     rng: np.random.Generator
 
+    @property
+    def settled_recently(self) -> np.ndarray:
+        """Drift (docs/generator.md): every other subscription-heavy customer (in customer order, no
+        random draw) set up their household, bills and subscriptions NEW_SUBSCRIPTIONS_DAYS before the
+        as-of date. As of that date they still have the three charges per stream that recurring-stream
+        detection needs in its 90-day look-back; a month or more earlier they have fewer, so a
+        backfill sees them become subscription_heavy."""
+        recent = np.zeros(len(self.profiles), dtype=bool)
+        recent[
+            np.flatnonzero(self.profiles.archetype == ARCHETYPE_NAMES.index("subscription_heavy"))[::2]
+        ] = True
+        return recent
+
+    def since_settling(self, customer: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """Which monthly events (customer, day offset per event) happen: all, except a recently
+        settled customer's before they settled."""
+        return ~self.settled_recently[customer] | (offset >= self.calendar.days - NEW_SUBSCRIPTIONS_DAYS)
+
     def reliable_day(self, n: int) -> np.ndarray:
         return self.reliable_days[self.rng.integers(0, len(self.reliable_days), n)]
 
@@ -154,6 +172,9 @@ class _Context:
     def monthly(self, customer: np.ndarray, day: np.ndarray, account, amount, merchant) -> None:
         """A charge (or deposit) on the same day every month; per-stream arrays are indexed per event."""
         rows, offset = self.calendar.monthly(day)
+
+        keep = self.since_settling(customer[rows], offset)
+        rows, offset = rows[keep], offset[keep]
 
         def per_event(value):
             return np.asarray(value)[rows] if np.ndim(value) else value
@@ -249,9 +270,10 @@ def _add_housing_and_bills(ctx: _Context) -> None:
         base = typical * rng.uniform(0.7, 1.4, len(payer))
         rows, offset = ctx.calendar.monthly(ctx.reliable_day(len(payer)))
         amount = base[rows] * np.exp(spread * rng.standard_normal(len(rows)))
-        ctx.log.add(
-            payer[rows], checking[payer[rows]], offset, -amount, ctx.pick(merchants, len(payer))[rows]
-        )
+        merchant = ctx.pick(merchants, len(payer))[rows]
+        keep = ctx.since_settling(payer[rows], offset)
+        rows, offset, amount, merchant = rows[keep], offset[keep], amount[keep], merchant[keep]
+        ctx.log.add(payer[rows], checking[payer[rows]], offset, -amount, merchant)
 
 
 NEW_SUBSCRIPTIONS_DAYS = 100
@@ -272,16 +294,7 @@ def _add_subscriptions(ctx: _Context) -> None:
     account = np.where(
         (card >= 0) & (rng.random(len(customer)) < 0.75), card, ctx.accounts.of["checking"][customer]
     )
-    rows, offset = ctx.calendar.monthly(ctx.reliable_day(len(customer)))
-    # Drift: every other subscription-heavy customer took their subscriptions up NEW_SUBSCRIPTIONS_DAYS
-    # before the as-of date. That still leaves three charges in the 90-day look-back of the as-of date
-    # (same persona then), but fewer for earlier as-of dates: a backfill sees them become
-    # subscription_heavy (docs/generator.md). No random draw is added: other customers are unchanged.
-    recent = np.zeros(len(p), dtype=bool)
-    recent[np.flatnonzero(p.archetype == ARCHETYPE_NAMES.index("subscription_heavy"))[::2]] = True
-    keep = ~recent[customer[rows]] | (offset >= ctx.calendar.days - NEW_SUBSCRIPTIONS_DAYS)
-    rows, offset = rows[keep], offset[keep]
-    ctx.log.add(customer[rows], account[rows], offset, -prices[service][rows], codes[service][rows])
+    ctx.monthly(customer, ctx.reliable_day(len(customer)), account, -prices[service], codes[service])
 
 
 def _add_groceries(ctx: _Context) -> None:
