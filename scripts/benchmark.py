@@ -14,7 +14,7 @@ total. Data goes to data/bench/<users>/. Columns (docs/performance.md):
                 nodes as run_results.json reports them (2 threads, so they may exceed the step)
   python        the recommendation, review and evaluation steps
   total         wall time of the `spendsense run` process, start-up included
-  peak RSS      the most memory the run's process tree (CLI + dbt) held at once (/proc, every 50 ms)
+  peak RSS      the most memory the run's process tree (CLI + dbt) held at once (/proc, every 200 ms)
   dbt/scan      the dbt step (features + personas) over a bare DuckDB aggregate scan of
                 raw.transactions in the same warehouse, timed right after the run
 """
@@ -77,7 +77,7 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, int]:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_rss_bytes(process.pid))
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
