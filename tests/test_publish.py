@@ -142,9 +142,9 @@ def test_an_earlier_partition_on_s3_is_purged_too(approved, review_dir, s3_endpo
     files, purge = publish_per_user_exports(approved, store, AS_OF, review_dir)
 
     assert store.partitions() == [EARLIER, AS_OF]
-    # c3 never consented (a row in every analytics mart too); the recommendations file also held c1's
-    # name (rewritten with it redacted)
-    assert (purge.files_rewritten, purge.users_removed) == (4 + len(ANALYTICS_MARTS), 1)
+    # c3 never consented: rows in both feature files, the personas, the persona history and every
+    # analytics mart; the recommendations file also held c1's name (rewritten with it redacted)
+    assert (purge.files_rewritten, purge.users_removed) == (5 + len(ANALYTICS_MARTS), 1)
     for as_of in (EARLIER, AS_OF):
         with store.local_copy(as_of, "user_features_30d.parquet") as path:
             assert _user_ids(path) == {"c1", "c2", "c4"}

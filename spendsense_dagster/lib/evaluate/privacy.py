@@ -143,10 +143,14 @@ def publishable_sql(con: duckdb.DuckDBPyConnection, query: str) -> str:
 
 
 def _holds_pii(text_columns: list[str]) -> str:
-    """True when a text column of the row still holds the row's own name or email."""
+    """True when a text column of the row still holds the row's own name or email.
+
+    A CASE, not an AND: DuckDB evaluates both sides of an AND on every row, and a per-row pattern is
+    compiled per row (200,000 rows: 490 s against 0.04 s); CASE runs the expression only on the rows
+    whose cheap probe matched."""
     tests = [
-        f"coalesce(contains(lower(src.{column}), audience.{kind}_probe)"
-        f" and regexp_matches(src.{column}, audience.{kind}_pattern), false)"
+        f"coalesce(case when contains(lower(src.{column}), audience.{kind}_probe)"
+        f" then regexp_matches(src.{column}, audience.{kind}_pattern) end, false)"
         for column in map(quote_identifier, text_columns)
         for kind in ("name", "email")
     ]
