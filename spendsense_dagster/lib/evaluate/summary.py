@@ -81,25 +81,27 @@ def _recommendation_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
 def _statement_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """What the CSV statements gave (docs/statements.md): files, rows and where they went."""
     verdicts = count_statement_verdicts(con)
+    if not verdicts.files:
+        return []
     read = f"statements: {verdicts.files} files read, {verdicts.rows_read} rows"
     if verdicts.rows_read != verdicts.accepted + verdicts.duplicates + verdicts.rejected:
         # After `spendsense ingest` alone the verdicts are an earlier run's.
         return [f"{read} (not yet through dbt: run the pipeline)"]
     counts = f"{verdicts.accepted} accepted, {verdicts.duplicates} duplicates, {verdicts.rejected} rejected"
-    lines = [f"{read}: {counts}"]
     share = verdicts.uncategorized_share
     if share is not None:
-        lines.append(f"  uncategorized: {verdicts.uncategorized} of the accepted rows ({share:.1%})")
-    return lines
+        counts += f"; uncategorized: {verdicts.uncategorized} of the accepted rows ({share:.1%})"
+    return [f"{read}: {counts}"]
 
 
 def warehouse_summary(settings: Settings) -> str:
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         tables = existing_tables(con)
-        lines = ["SpendSense run summary"]
+        # few lines on purpose: `spendsense run` prints at most 40 on the default data (docs/orchestration.md)
+        heading = ["SpendSense run summary"]
         if "raw.run_context" in tables:
-            as_of = run_as_of(con)
-            lines.append(f"as of {as_of}   input {settings.raw_dir}")
+            heading.append(f"as of {run_as_of(con)}   input {settings.raw_dir}")
+        lines = ["   ".join(heading)]
         if "raw.users" in tables:
             consent = effective_consent(con, settings.review_dir)  # the consent log wins over the feed
             customers, consenting = con.execute(
@@ -113,7 +115,6 @@ def warehouse_summary(settings: Settings) -> str:
             for table in SUMMARY_TABLES
             if table in tables
         ]
-        # three tables a line: `spendsense run` stays short (docs/orchestration.md)
         lines.extend("  " + "   ".join(counts[i : i + 3]) for i in range(0, len(counts), 3))
         if {"raw.statement_files", VERDICTS_TABLE, UNIONED_VIEW} <= tables:
             lines.extend(_statement_lines(con))
@@ -128,9 +129,8 @@ def warehouse_summary(settings: Settings) -> str:
             ).fetchall()
             lines.append(f"rejected records: {sum(n for *_, n in rejected)}")
             lines.extend(f"  {entity:<16}{reason:<26}{n:>6}" for entity, reason, n in rejected)
-    lines.append(f"warehouse: {settings.warehouse_path}")
+    lines.append(f"warehouse: {settings.warehouse_path}   exports: {settings.export_uri}")
     lines.append(f"approval queue: {settings.review_dir / 'approval_queue.csv'} (and .html)")
-    lines.append(f"exports: {settings.export_uri}")
     return "\n".join(lines)
 
 
