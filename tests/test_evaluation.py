@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from spendsense_dagster.lib.evaluate.exports import open_store
+from spendsense_dagster.lib.evaluate.exports import ANALYTICS_MARTS, open_store
 from spendsense_dagster.lib.evaluate.metrics import METRIC_COLUMNS, compute_metrics, replace_metrics_row
 from spendsense_dagster.lib.evaluate.publish import publish_evaluation, publish_per_user_exports
 from spendsense_dagster.lib.evaluate.report import metrics_markdown
@@ -149,6 +149,7 @@ def test_runs_append_history_and_the_report_holds_breakdowns_and_exports(warehou
         "user_features_180d": 3,
         "user_personas": 6,
         "persona_history": 6,  # the as-of date's rows of the same consenting customers
+        **{name: 1 for name in ANALYTICS_MARTS},  # the hand-made warehouse's one consenting row each
         "recommendations": 3,
         "approved_recommendations": 0,
         "evaluation_metrics": 2,

@@ -11,6 +11,7 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
+from spendsense_dagster.lib.evaluate.exports import ANALYTICS_MARTS
 from tests.openai_server import NOT_JSON, ScriptedOpenAIServer, items_for
 from tests.pipeline_runs import HANDMADE_AS_OF, environment, query, run_groups
 from tests.s3_server import aws_test_env_fixture, s3_endpoint_fixture  # noqa: F401 (pytest fixtures)
@@ -118,6 +119,7 @@ def test_exports_to_s3_match_the_tables_and_the_report_has_presigned_urls(
         "user_personas": f"select count(*) from marts.user_personas where {consenting}",
         "persona_history": f"select count(*) from marts.persona_history where {consenting}"
         f" and as_of_date = '{HANDMADE_AS_OF}'",
+        **{name: f"select count(*) from marts.{name} where {consenting}" for name in ANALYTICS_MARTS},
         "recommendations": "select count(*) from recs.recommendations",
         "approved_recommendations": "select count(*) from review.approved_recommendations",
         "evaluation_metrics": "select count(*) from eval.evaluation_metrics",

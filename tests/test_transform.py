@@ -5,7 +5,7 @@ import dagster as dg
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.transform import DBT_BUILD_ARGS, SpendSenseTranslator, dbt_project
 from spendsense_dagster.lib.core.settings import Settings
-from tests.pipeline_runs import DATASETS, environment, workspace_env
+from tests.pipeline_runs import DATASETS, HANDMADE_AS_OF, environment, workspace_env
 
 
 def _dbt_log_of(result: dg.ExecuteInProcessResult) -> str:
@@ -24,11 +24,15 @@ def test_a_second_dbt_build_against_a_warehouse_keeps_the_partial_parse(tmp_path
         defs = build_definitions(Settings.from_env())
         assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
         ingest = dg.AssetSelection.groups("ingest")
-        assert dg.materialize(assets, selection=ingest, resources=defs.resources).success
+        assert dg.materialize(
+            assets, selection=ingest, resources=defs.resources, partition_key=HANDMADE_AS_OF
+        ).success
         one_view = dg.AssetSelection.assets(dg.AssetKey(["staging", "stg_spendsense__products"]))
         logs = []
         for _ in range(2):
-            result = dg.materialize(assets, selection=one_view, resources=defs.resources)
+            result = dg.materialize(
+                assets, selection=one_view, resources=defs.resources, partition_key=HANDMADE_AS_OF
+            )
             assert result.success
             logs.append(_dbt_log_of(result))
     assert "stg_spendsense__products" in logs[1]

@@ -47,6 +47,9 @@ PER_USER_EXPORTS: dict[str, str] = {
     # The spending analytics (docs/statements.md); the marts hold consenting customers only, and the
     # consent filter applies again at publish time like for every per-user file.
     **{name: f"marts.{name}" for name in ANALYTICS_MARTS},
+    # Feed text is hostile: the raw merchant spelling stays in the warehouse, the export names the
+    # merchant by its normalised key.
+    "top_merchants": "select * exclude (merchant_name) from marts.top_merchants",
     "recommendations": "recs.recommendations",
     "approved_recommendations": "review.approved_recommendations",
 }
