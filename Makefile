@@ -76,7 +76,7 @@ lint: install-dev manifest
 	$(BIN)/ruff check spendsense_dagster tests scripts
 	$(BIN)/ruff format --check spendsense_dagster tests scripts
 	# sqlfluff reads the dbt templater setting only from the working directory's .sqlfluff.
-	cd dbt_project && $(CURDIR)/$(BIN)/sqlfluff lint models tests
+	cd dbt_project && $(CURDIR)/$(BIN)/sqlfluff lint --processes 2 models tests
 	$(BIN)/dagster definitions validate -m spendsense_dagster.definitions
 
 clean:
