@@ -1,5 +1,3 @@
-{%- set patterns = category_patterns() %}
-
 -- The statement rows that parsed and passed their checks, with their merchant key, category (seed
 -- statement_category_rules) and the transaction flags the features read (docs/statements.md).
 with parsed as (
@@ -95,22 +93,7 @@ final as (
         category_detailed,
         is_uncategorized,
         is_pending,
-        amount < 0 as is_outflow,
-        is_transfer_like,
-        is_credit_card_payment,
-        is_loan_payment,
-        is_savings_deposit,
-        amount < 0 and has_interest_category as is_interest_charge,
-        amount < 0 and has_fee_category as is_overdraft_or_late_fee,
-        -- The spend and pay rules of stg_spendsense__transactions (docs/features.md), on the same flags.
-        (
-            amount < 0
-            and not (is_transfer_like or is_credit_card_payment or is_loan_payment or is_savings_deposit)
-        ) as is_spend,
-        amount > 0 and (
-            has_pay_category
-            or coalesce(regexp_matches(lower(description_text), '{{ patterns.payroll_merchant }}'), false)
-        ) as is_payroll_like
+        {{ transaction_flags('description_text') }}
 
     from flagged
 

@@ -1,4 +1,3 @@
-{%- set patterns = category_patterns() -%}
 {#- The sign convention: the var when given, else the one the ingest recorded in raw.run_context. -#}
 {%- set amount_convention = var('amount_convention', none) -%}
 {%- if amount_convention is not none and amount_convention not in ('spendsense', 'plaid') -%}
@@ -77,32 +76,7 @@ final as (
         category_detailed,
         is_pending,
         created_at,
-        amount < 0 as is_outflow,
-        is_transfer_like,
-        is_credit_card_payment,
-        is_loan_payment,
-        is_savings_deposit,
-        amount < 0 and has_interest_category as is_interest_charge,
-        amount < 0 and has_fee_category as is_overdraft_or_late_fee,
-        -- Spend (docs/features.md): outflows except moves between own accounts and debt / card payments.
-        (
-            amount < 0
-            and not (is_transfer_like or is_credit_card_payment or is_loan_payment or is_savings_deposit)
-        ) as is_spend,
-        -- The income rule (docs/features.md) minus the account check (added by int_transactions_windowed):
-        -- an inflow labelled income / payroll / salary, or from a merchant saying PAYROLL, SALARY or
-        -- DIRECT DEP. A plain ACH deposit or a transfer from one's own account is not pay. The case
-        -- keeps the merchant expression to inflows, a few percent of the rows.
-        case
-            when amount > 0
-                then (
-                    has_pay_category
-                    or coalesce(
-                        regexp_matches(lower(merchant_name), '{{ patterns.payroll_merchant }}'), false
-                    )
-                )
-            else false
-        end as is_payroll_like
+        {{ transaction_flags('merchant_name') }}
 
     from categorised
 
