@@ -133,7 +133,7 @@ windowed as (
         windows.window_start_date,
         case
             when charge_days.previous_date >= windows.lookback_start_date
-                then charge_days.transaction_date - charge_days.previous_date
+                then {{ days_between('charge_days.previous_date', 'charge_days.transaction_date') }}
         end as gap_days
 
     from charge_days
@@ -169,7 +169,7 @@ screened_charges as (
 
     select windowed.*
     from windowed
-    semi join screened
+    {{ semi_join() }} screened
         on windowed.user_number = screened.user_number
         and windowed.window_days = screened.window_days
         and windowed.merchant_key_id = screened.merchant_key_id

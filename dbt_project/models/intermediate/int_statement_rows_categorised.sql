@@ -31,20 +31,20 @@ rule_matches as (
     select
         keyed.statement_file,
         keyed.line_number,
-        arg_min(rules.category_primary, (rules.match_on = 'merchant', rules.rule_id)) as category_primary,
-        arg_min(rules.category_detailed, (rules.match_on = 'merchant', rules.rule_id)) as category_detailed
+        min_by(rules.category_primary, {{ ordering_key(["rules.match_on = 'merchant'", 'rules.rule_id']) }}) as category_primary,
+        min_by(rules.category_detailed, {{ ordering_key(["rules.match_on = 'merchant'", 'rules.rule_id']) }}) as category_detailed
 
     from keyed
     inner join rules
         on (
             rules.match_on = 'bank_category'
-            and regexp_matches(lower(coalesce(keyed.category_text, '')), rules.pattern)
+            and {{ regexp_contains("lower(coalesce(keyed.category_text, ''))", 'rules.pattern') }}
         )
         or (
             rules.match_on = 'merchant'
-            and regexp_matches(
-                coalesce(keyed.merchant_key, '') || ' ' || lower(keyed.description_text), rules.pattern
-            )
+            and {{ regexp_contains(
+                "coalesce(keyed.merchant_key, '') || ' ' || lower(keyed.description_text)", 'rules.pattern'
+            ) }}
         )
     group by keyed.statement_file, keyed.line_number
 
