@@ -24,3 +24,11 @@
     {%- endif -%}
     select 1
 {%- endmacro %}
+
+
+{#- Spark reads string literals as written (spark.sql.parser.escapedStringLiterals, profiles.yml), so
+    dbt-spark's \' would stay a backslash: a quote inside a literal dbt writes (unit test fixtures)
+    becomes a concatenated chr(39). -#}
+{% macro spark__escape_single_quotes(expression) -%}
+    {{ expression | replace("'", "' || chr(39) || '") }}
+{%- endmacro %}
