@@ -97,7 +97,11 @@ sequenced as (
     select
         *,
         lag(transaction_date) over by_merchant as previous_date,
-        sum(amount) over (by_merchant range between current row and current row) as day_amount,
+        -- The window spelled out: Spark cannot add a frame to a named window.
+        sum(amount) over (
+            partition by user_number, merchant_key_id order by transaction_date
+            range between current row and current row
+        ) as day_amount,
         count(*) over (partition by user_number, merchant_key_id) as history_charges
 
     from spend

@@ -1,6 +1,8 @@
 -- Every transaction the features and analytics read: the JSON feed, and the CSV statement rows that
 -- are accepted and not a duplicate of the feed or of an earlier statement (docs/statements.md).
 -- The one place statements join the transaction flow; both sides use the spendsense sign convention.
+-- A table on Spark: the statement verdicts read it back as Parquet (lib/core/marts_reader.py).
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 with feed_transactions as (
 
     select * from {{ ref('stg_spendsense__transactions') }}

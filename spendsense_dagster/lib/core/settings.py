@@ -137,7 +137,7 @@ class Settings:
 
     @property
     def spark_warehouse_dir(self) -> Path:
-        """Spark's warehouse (tables as Parquet folders), its metastore and the raw inputs, beside the DuckDB file."""
+        """Spark's warehouse (Parquet table folders), metastore and raw inputs, beside the DuckDB file."""
         return Path(f"{self.warehouse_path}.spark")
 
     @property
