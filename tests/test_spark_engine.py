@@ -36,7 +36,7 @@ if shutil.which("java") is None:
 pytestmark = [
     pytest.mark.skipif(
         bool(_missing),
-        reason=f"the Spark engine needs {', '.join(_missing)}: `make install-spark` (Java 17, .[spark] extra)",
+        reason=f"the Spark engine needs {', '.join(_missing)}: `make install-spark` (Java, .[spark])",
     ),
 ]
 
