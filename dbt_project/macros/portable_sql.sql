@@ -208,17 +208,25 @@
 {%- endmacro %}
 
 
-{#- Ascending by value (structs: field by field, in field order). -#}
-{% macro array_sort_ascending(array) -%}
-    {{ return(adapter.dispatch('array_sort_ascending', 'spendsense')(array)) }}
+{#- Structs ascending by `field`, which must be their first field and unique among them (DuckDB sorts
+    whole structs; Spark cannot compare a struct holding JSON values, so it compares that field). -#}
+{% macro array_sort_by_first_field(array, field) -%}
+    {{ return(adapter.dispatch('array_sort_by_first_field', 'spendsense')(array, field)) }}
 {%- endmacro %}
 
-{% macro duckdb__array_sort_ascending(array) -%}
+{% macro duckdb__array_sort_by_first_field(array, field) -%}
     list_sort({{ array }})
 {%- endmacro %}
 
-{% macro spark__array_sort_ascending(array) -%}
-    array_sort({{ array }})
+{% macro spark__array_sort_by_first_field(array, field) -%}
+    array_sort(
+        {{ array }},
+        (left_item, right_item) -> case
+            when left_item.{{ field }} < right_item.{{ field }} then -1
+            when left_item.{{ field }} > right_item.{{ field }} then 1
+            else 0
+        end
+    )
 {%- endmacro %}
 
 

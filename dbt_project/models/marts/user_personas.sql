@@ -207,8 +207,8 @@ matches_ranked as (
     select
         {%- set persona_match_columns = [] %}
         {%- for rule in personas %}{% do persona_match_columns.append(rule.persona ~ '_match') %}{% endfor %}
-        {{ array_sort_ascending(
-            array_filter(make_array(persona_match_columns), 'matched', 'matched is not null')
+        {{ array_sort_by_first_field(
+            array_filter(make_array(persona_match_columns), 'matched', 'matched is not null'), 'priority'
         ) }} as matches,
         *
 
