@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 from rich.status import Status
+from rich.text import Text
 
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.automation import run_tags
@@ -73,6 +74,8 @@ def run_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str
 
 
 def stage_name(step_key: str) -> str:
+    """A step key as a stage: `raw__users` -> `raw/users`; a step of a graph-backed asset keeps its op
+    name, and a fanned-out step its mapping key: `recs/recommendations.generate_shard[shard_0]`."""
     return STAGE_NAMES.get(step_key, step_key.replace("__", "/"))
 
 
@@ -103,12 +106,14 @@ class StageProgress:
             ok = event.event_type_value == "STEP_SUCCESS"
             if self.print_stages or not ok:
                 outcome = "done" if ok else "FAILED"
-                self.console.print(f"  {stage_name(event.step_key):<44}{outcome:>7}{seconds:>8.1f} s")
+                # markup=False: a mapped step's "[shard_0]" is text, not a rich style tag.
+                line = f"  {stage_name(event.step_key):<44}{outcome:>7}{seconds:>8.1f} s"
+                self.console.print(line, markup=False)
 
     def _spin(self, text: str) -> None:
         self.stop()
         if self.console.is_terminal:
-            self.status = self.console.status(text)
+            self.status = self.console.status(Text(text))  # plain text, no markup
             self.status.start()
 
     def stop(self) -> None:
