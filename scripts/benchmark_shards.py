@@ -38,20 +38,26 @@ def _stage(shards: int) -> tuple[float, dict[str, float]]:
     with environment(SPENDSENSE_RECOMMENDATION_SHARDS=str(shards)):
         defs = build_definitions(Settings.from_env())
         assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-        started = time.perf_counter()
-        result = dg.materialize(
-            assets,
-            selection=dg.AssetSelection.assets(RECS_KEY),
-            resources=defs.resources,
-            partition_key=current_partition(),
-        )
-        wall = time.perf_counter() - started
+        with dg.DagsterInstance.ephemeral() as instance:
+            started = time.perf_counter()
+            result = dg.materialize(
+                assets,
+                selection=dg.AssetSelection.assets(RECS_KEY),
+                resources=defs.resources,
+                partition_key=current_partition(),
+                instance=instance,
+            )
+            wall = time.perf_counter() - started
+            logs = instance.all_logs(result.run_id)
     starts, steps = {}, {}
-    for event in result.all_events:
+    for entry in logs:
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
         if event.event_type_value == "STEP_START":
-            starts[event.step_key] = event.timestamp
+            starts[event.step_key] = entry.timestamp
         elif event.event_type_value == "STEP_SUCCESS":
-            steps[event.step_key.split(".", 1)[-1]] = event.timestamp - starts[event.step_key]
+            steps[event.step_key.split(".", 1)[-1]] = entry.timestamp - starts[event.step_key]
     return wall, steps
 
 

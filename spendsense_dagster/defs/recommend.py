@@ -107,7 +107,12 @@ def plan_shards(context, spendsense: SpendSenseResource):
         yield dg.DynamicOutput(task, mapping_key=task.mapping_key)
 
 
-@dg.op(description="Contexts, offers, generation and guardrails of one shard's users, into its own files.")
+@dg.op(
+    description="Contexts, offers, generation and guardrails of one shard's users, into its own files.",
+    # A shard only reads the warehouse and replaces its own files atomically: a retry (an evicted pod,
+    # a lost node) is safe and redoes that shard alone.
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
+)
 def generate_shard(spendsense: SpendSenseResource, task: ShardTask) -> ShardFiles:
     settings = spendsense.settings
     generator = make_generator(settings)
