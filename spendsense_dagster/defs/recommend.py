@@ -52,6 +52,8 @@ RECS_KEY = dg.AssetKey(["recs", "recommendations"])
 # The graph's name is the asset key's node name, as a plain asset's was: step keys read
 # recs__recommendations.<op>, and `asset_materializations_for_node("recs__recommendations")` still works.
 NODE_NAME = "recs__recommendations"
+# The step that writes the warehouse and reports the asset (the CLI prints one line for the stage there).
+LAST_STEP = f"{NODE_NAME}.combine_shards"
 UPSTREAM = {
     "user_features": dg.AssetKey(["marts", "user_features"]),
     "user_personas": dg.AssetKey(["marts", "user_personas"]),
