@@ -4,7 +4,9 @@ server; consent re-read at guardrail time inside a shard."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from rich.console import Console
 
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.recommend import RECS_KEY
@@ -21,6 +24,7 @@ from spendsense_dagster.lib.core.settings import MAX_RECOMMENDATION_SHARDS, Sett
 from spendsense_dagster.lib.recommend.shards import shard_of, users_of_shard
 from spendsense_dagster.lib.review.consent_log import ConsentChange, consent_log_path
 from spendsense_dagster.lib.review.jsonl_log import append_jsonl, utc_now_iso
+from spendsense_dagster.runner import StageProgress
 from tests.openai_server import ScriptedOpenAIServer, items_for
 from tests.pipeline_runs import (
     HANDMADE_AS_OF,
@@ -100,7 +104,9 @@ def one_shard_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _recommendations_only(raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+def _recommendations_only(
+    raise_on_error: bool = True, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     """recs/recommendations (and its checks) alone, on the warehouse the environment names."""
     defs = build_definitions(Settings.from_env())
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
@@ -110,7 +116,17 @@ def _recommendations_only(raise_on_error: bool = True) -> dg.ExecuteInProcessRes
         resources=defs.resources,
         partition_key=current_partition(),
         raise_on_error=raise_on_error,
+        instance=instance,
     )
+
+
+def _cli_lines(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """What `spendsense run` prints for this run's events (its StageProgress listener)."""
+    console = Console(file=io.StringIO(), width=120)
+    progress = StageProgress(console, print_stages=True)
+    for entry in instance.all_logs(run_id):
+        progress(entry)
+    return console.file.getvalue().splitlines()
 
 
 def _tables(root: Path, *varying: str) -> tuple[list[tuple], list[tuple]]:
@@ -135,8 +151,12 @@ def test_more_shards_give_the_same_table_as_one(one_shard_workspace: Path, tmp_p
     assert len(expected[0]) > 0 and len(consenting_customers) >= 8
 
     env = workspace_env(tmp_path, tmp_path / "raw", SPENDSENSE_RECOMMENDATION_SHARDS=str(shards))
-    with environment(**env):
-        result = _recommendations_only()
+    with environment(**env), dg.DagsterInstance.ephemeral() as instance:
+        result = _recommendations_only(instance=instance)
+        cli_lines = _cli_lines(instance, result.run_id)
+    # The CLI prints one line for the whole stage.
+    (line,) = cli_lines
+    assert re.match(rf"\s+recs/recommendations, {shards} shards\s+done\s+[\d.]+ s$", line), cli_lines
     steps = _step_keys(result)
     assert sorted(s for s in steps if "generate_shard" in s) == sorted(
         f"recs__recommendations.generate_shard[shard_{k}]" for k in range(shards)
