@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+	# k8s: tests/test_deploy.py loads the Kubernetes definitions and checks the run launcher's config with it.
+	$(BIN)/pip install -q -e '.[dev,k8s]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -17,6 +17,8 @@ total. Data goes to data/bench/<users>/. Columns (docs/performance.md):
   peak RSS      the most memory the run's process tree (CLI + dbt) held at once (/proc, every 200 ms)
   dbt/scan      the dbt step (features + personas) over a bare DuckDB aggregate scan of
                 raw.transactions in the same warehouse, timed right after the run
+  CPU s         user + system seconds of the run's process tree: on a shared machine, compare these
+  load          the mean 1-minute load average while the run ran (2 cores: above 2, others waited)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -64,19 +67,28 @@ def _tree_rss_bytes(root: int) -> int:
     return total
 
 
-def _run(command: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS bytes of the process tree); output discarded, failure raises."""
+def _load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def _run(command: list[str], env: dict[str, str]) -> tuple[float, int, float, float]:
+    """(wall seconds, peak RSS bytes of the process tree, its CPU seconds, the mean load average
+    while it ran); output discarded, failure raises. CPU seconds (user + system of the process and
+    every descendant it waited for, dbt included) hardly change with other work on the machine,
+    unlike wall time: compare them between runs made on a busy machine."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    peak = 0
+    peak, loads = 0, []
     done = threading.Event()
 
     def poll() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_rss_bytes(process.pid))
+            loads.append(_load_average())
             time.sleep(0.2)
 
     poller = threading.Thread(target=poll, daemon=True)
@@ -85,9 +97,11 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, int]:
     done.set()
     poller.join()
     elapsed = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{stderr.decode()[-3000:]}")
-    return elapsed, peak
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    return elapsed, peak, cpu, sum(loads) / max(len(loads), 1)
 
 
 def _step_seconds(dagster_home: Path) -> tuple[str, dict[str, float]]:
@@ -142,10 +156,10 @@ def bench(users: int, runs: int) -> dict[str, float]:
     fmt = "json" if users == 75 else "parquet"  # 75: the default `spendsense generate`
     generate = [spendsense, "generate", "--users", str(users), "--as-of", AS_OF, "--format", fmt]
     figures: dict[str, float] = {"users": users}
-    figures["generate"], _ = _run([*generate, "--out", str(raw_dir)], env)
+    figures["generate"], *_ = _run([*generate, "--out", str(raw_dir)], env)
     totals = []
     for _ in range(runs):
-        total, peak = _run([spendsense, "run", "--as-of", AS_OF], env)
+        total, peak, cpu, load = _run([spendsense, "run", "--as-of", AS_OF], env)
         totals.append(total)
     run_id, steps = _step_seconds(dagster_home)
     nodes = _dbt_node_seconds(run_id)
@@ -153,6 +167,8 @@ def bench(users: int, runs: int) -> dict[str, float]:
         total=totals[-1],
         first_total=totals[0],
         peak_rss_gb=peak / 1e9,
+        cpu=cpu,
+        load=load,
         ingest=sum(s for key, s in steps.items() if key.startswith("raw__")),
         dbt_step=steps[DBT_STEP],
         dbt_models=nodes.get("model", 0.0) + nodes.get("seed", 0.0),
@@ -167,7 +183,7 @@ def bench(users: int, runs: int) -> dict[str, float]:
 
 HEADER = (
     "| users | transactions | generate s | ingest s | dbt models s | dbt tests s | python s | dbt step s"
-    " | total s | first run s | peak RSS GB | dbt step / bare scan |"
+    " | total s | first run s | peak RSS GB | dbt step / bare scan | CPU s | load |"
 )
 
 
@@ -177,7 +193,7 @@ def row(f: dict[str, float]) -> str:
         f"| {f['users']:,.0f} | {f['transactions']:,.0f} | {f['generate']:.1f} | {f['ingest']:.1f}"
         f" | {f['dbt_models']:.1f} | {f['dbt_tests']:.1f} | {f['python']:.1f} | {f['dbt_step']:.1f}"
         f" | {f['total']:.1f} | {f['first_total']:.1f} | {f['peak_rss_gb']:.2f}"
-        f" | {ratio:.0f}x ({f['bare_scan']:.2f} s) |"
+        f" | {ratio:.0f}x ({f['bare_scan']:.2f} s) | {f['cpu']:.1f} | {f['load']:.1f} |"
     )
 
 

@@ -24,8 +24,17 @@ from spendsense_dagster.defs.transform import spendsense_dbt_models
 from spendsense_dagster.lib.core.settings import Settings
 
 
-def build_definitions(settings: Settings, start: date | None = None) -> dg.Definitions:
-    """`start`: the first partition when not the configured or default one (the CLI's earlier --as-of)."""
+def build_definitions(
+    settings: Settings,
+    start: date | None = None,
+    executor: dg.ExecutorDefinition = dg.in_process_executor,
+    extra_resources: dict | None = None,
+) -> dg.Definitions:
+    """`start`: the first partition when not the configured or default one (the CLI's earlier --as-of).
+
+    `executor` and `extra_resources`: the Kubernetes code location's step-per-pod executor and shared
+    IO manager (spendsense_dagster/k8s_definitions.py, docs/scaling.md); locally, steps run in-process.
+    """
     partitions = as_of_partitions(start or partitions_start(settings))
     assets = [
         *ingest_assets,
@@ -41,9 +50,13 @@ def build_definitions(settings: Settings, start: date | None = None) -> dg.Defin
         jobs=[pipeline_job, ingest_job, publish_job],
         sensors=[review_decisions_sensor],
         schedules=[daily_pipeline_schedule],
-        resources={"spendsense": SpendSenseResource.from_settings(settings), "dbt": dbt_resource()},
+        resources={
+            "spendsense": SpendSenseResource.from_settings(settings),
+            "dbt": dbt_resource(),
+            **(extra_resources or {}),
+        },
         # DuckDB allows one writer: the in-process executor runs the steps of a run one at a time.
-        executor=dg.in_process_executor,
+        executor=executor,
     )
 
 

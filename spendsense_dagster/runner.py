@@ -20,10 +20,12 @@ from pathlib import Path
 import dagster as dg
 from rich.console import Console
 from rich.status import Status
+from rich.text import Text
 
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.automation import run_tags
 from spendsense_dagster.defs.partitions import default_as_of, partitions_start, utc_today
+from spendsense_dagster.defs.recommend import LAST_STEP as RECS_LAST_STEP
 from spendsense_dagster.lib.core.settings import Settings
 from spendsense_dagster.lib.evaluate.summary import materialized_as_of_dates, warehouse_summary
 
@@ -36,6 +38,9 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 _QUIET_WARNINGS = ("Logging an `AssetObservation` instead of an `AssetCheckResult`",)
 # Step keys that read better under another name; the others are asset keys with "__" for "/".
 STAGE_NAMES = {"spendsense_dbt_models": "dbt build (features, personas, history)"}
+# The last step of each graph-backed asset: its line stands for all the asset's steps (e.g. one line for
+# the recommendation stage whatever its shard count, "recs/recommendations, 4 shards" when sharded).
+LAST_GRAPH_STEPS = {RECS_LAST_STEP}
 
 
 class PartitionError(ValueError):
@@ -73,7 +78,21 @@ def run_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str
 
 
 def stage_name(step_key: str) -> str:
+    """A step key as a stage: `raw__users` -> `raw/users`; a step of a graph-backed asset keeps its op
+    name, and a fanned-out step its mapping key: `recs/recommendations.generate_shard[shard_0]`."""
     return STAGE_NAMES.get(step_key, step_key.replace("__", "/"))
+
+
+@dataclass
+class GraphStage:
+    """The steps of one graph-backed asset so far (the sharded recommendations): one line for them all."""
+
+    seconds: float = 0.0
+    mapped_steps: int = 0
+
+    def line_name(self, node: str) -> str:
+        name = stage_name(node)
+        return f"{name}, {self.mapped_steps} shards" if self.mapped_steps > 1 else name
 
 
 @dataclass
@@ -84,6 +103,7 @@ class StageProgress:
     print_stages: bool
     prefix: str = ""
     started: dict[str, float] = field(default_factory=dict)
+    graphs: dict[str, GraphStage] = field(default_factory=dict)
     status: Status | None = None
 
     def __call__(self, entry) -> None:
@@ -101,14 +121,25 @@ class StageProgress:
             self.stop()
             seconds = time.monotonic() - self.started.get(event.step_key, time.monotonic())
             ok = event.event_type_value == "STEP_SUCCESS"
+            name = stage_name(event.step_key)
+            node, _, op = event.step_key.partition(".")
+            if ok and op:
+                # A step inside a graph-backed asset: one line for the asset, when its last step ends.
+                graph = self.graphs.setdefault(node, GraphStage())
+                graph.seconds += seconds
+                graph.mapped_steps += "[" in op
+                if event.step_key not in LAST_GRAPH_STEPS:
+                    return
+                name, seconds = graph.line_name(node), self.graphs.pop(node).seconds
             if self.print_stages or not ok:
                 outcome = "done" if ok else "FAILED"
-                self.console.print(f"  {stage_name(event.step_key):<44}{outcome:>7}{seconds:>8.1f} s")
+                # markup=False: a mapped step's "[shard_0]" is text, not a rich style tag.
+                self.console.print(f"  {name:<44}{outcome:>7}{seconds:>8.1f} s", markup=False)
 
     def _spin(self, text: str) -> None:
         self.stop()
         if self.console.is_terminal:
-            self.status = self.console.status(text)
+            self.status = self.console.status(Text(text))  # plain text, no markup
             self.status.start()
 
     def stop(self) -> None:

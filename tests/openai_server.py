@@ -55,6 +55,9 @@ def items_for(request: dict[str, Any], count: int = 2) -> list[dict[str, Any]]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The generator opens up to 16 connections at once; socketserver's default backlog of 5 could
+    # refuse some on a loaded machine, and the client's retry would then change the call log.
+    request_queue_size = 64
     app: ScriptedOpenAIServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:

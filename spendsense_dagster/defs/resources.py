@@ -51,6 +51,7 @@ class SpendSenseResource(dg.ConfigurableResource):
     partitions_start: str | None = None
     duckdb_memory_limit: str = Settings.duckdb_memory_limit
     duckdb_temp_directory: str | None = None
+    recommendation_shards: int = Settings.recommendation_shards
     engine: str = Settings.engine
 
     @classmethod

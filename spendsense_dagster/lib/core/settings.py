@@ -49,6 +49,10 @@ MAX_PLAUSIBILITY_BOUND = 1e12
 # to the temp directory instead of growing. 3 GB keeps a 100,000-user run under 6 GB peak RSS with
 # the Python process and dbt's beside it (docs/performance.md).
 DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+
+# Recommendation shards (docs/scaling.md): the stage fans out into this many steps, users assigned by a
+# stable hash of user_id. The bound keeps a typo from planning thousands of steps.
+MAX_RECOMMENDATION_SHARDS = 1024
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -87,6 +91,18 @@ def _iso_date(env: dict[str, str], name: str) -> str | None:
         return date.fromisoformat(text).isoformat()
     except ValueError:
         raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _shard_count(env: dict[str, str]) -> int:
+    text = env.get("SPENDSENSE_RECOMMENDATION_SHARDS", "").strip()
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RECOMMENDATION_SHARDS:
+        raise ValueError(
+            "SPENDSENSE_RECOMMENDATION_SHARDS must be a whole number from 1 to"
+            f" {MAX_RECOMMENDATION_SHARDS}, got {text!r}"
+        )
+    return int(text)
 
 
 def _memory_limit(env: dict[str, str]) -> str:
@@ -132,6 +148,8 @@ class Settings:
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     # None: `<warehouse>.tmp` beside the warehouse file (see duckdb_config)
     duckdb_temp_directory: Path | None = None
+    # Steps the recommendation stage fans out into (SPENDSENSE_RECOMMENDATION_SHARDS; docs/scaling.md)
+    recommendation_shards: int = 1
     # dbt's engine (SPENDSENSE_ENGINE): "duckdb" or "spark" (docs/scaling.md, "Engines")
     engine: str = "duckdb"
 
@@ -150,6 +168,11 @@ class Settings:
     def cache_dir(self) -> Path:
         """LLM response cache: beside the warehouse, so rebuilding tables keeps it."""
         return self.warehouse_path.parent / "llm_cache"
+
+    @property
+    def shards_dir(self) -> Path:
+        """Per-run shard files of the recommendation stage, beside the warehouse (docs/scaling.md)."""
+        return self.warehouse_path.parent / "shards"
 
     @property
     def generator_name(self) -> str:
@@ -194,6 +217,7 @@ class Settings:
             partitions_start=_iso_date(env, "SPENDSENSE_PARTITIONS_START"),
             duckdb_memory_limit=_memory_limit(env),
             duckdb_temp_directory=_path(env, "SPENDSENSE_DUCKDB_TEMP_DIR", "") if temp_dir else None,
+            recommendation_shards=_shard_count(env),
             engine=engine,
             **{name: env.get(variable) or None for name, variable in SECRET_ENV_VARS.items()},
             **{

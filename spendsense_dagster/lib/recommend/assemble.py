@@ -2,8 +2,9 @@
 
 See docs/recommendations.md and docs/guardrails.md.
 
-The asset reads the warehouse, closes it while the model works, then calls `assemble_rows` and
-`write_recommendations`. Every item is guardrail-checked here, with consent re-read at this moment.
+Each shard step of the stage reads the warehouse, closes it while the model works, then calls
+`assemble_rows` and writes its shard file; the combining step calls `write_recommendations` once
+(docs/scaling.md). Every item is guardrail-checked here, with consent re-read at this moment.
 """
 
 from __future__ import annotations
@@ -247,10 +248,12 @@ def _replace_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -
         con.unregister("incoming_rows")
 
 
-def write_recommendations(con: duckdb.DuckDBPyConnection, rows: list[dict], calls: list[dict]) -> None:
-    """Replace recs.recommendations, recs.llm_calls and recs.generation_failures in one transaction."""
-    recommendations = pa.Table.from_pylist(rows, schema=RECOMMENDATION_SCHEMA)
-    llm_calls = pa.Table.from_pylist(calls, schema=CALL_SCHEMA)
+def write_recommendations(
+    con: duckdb.DuckDBPyConnection, recommendations: pa.Table, llm_calls: pa.Table
+) -> None:
+    """Replace recs.recommendations, recs.llm_calls and recs.generation_failures in one transaction.
+
+    The tables have RECOMMENDATION_SCHEMA and CALL_SCHEMA (the shard files' own schemas)."""
     con.execute("create schema if not exists recs")
     con.execute("begin transaction")
     try:
