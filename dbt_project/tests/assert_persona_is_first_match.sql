@@ -26,5 +26,8 @@ select
 from personas
 cross join fallback
 where ({{ array_size('personas.matched_personas') }} = 0 and personas.persona <> fallback.fallback_persona)
-    or ({{ array_size('personas.matched_personas') }} > 0 and personas.persona <> {{ array_first('personas.matched_personas') }})
+    or (
+        {{ array_size('personas.matched_personas') }} > 0
+        and personas.persona <> {{ array_first('personas.matched_personas') }}
+    )
     or array_contains(personas.matched_personas, fallback.fallback_persona)

@@ -1,3 +1,4 @@
+{%- set rule_order = ordering_key(["rules.match_on = 'merchant'", 'rules.rule_id']) %}
 -- The statement rows that parsed and passed their checks, with their merchant key, category (seed
 -- statement_category_rules) and the transaction flags the features read (docs/statements.md).
 with parsed as (
@@ -31,8 +32,8 @@ rule_matches as (
     select
         keyed.statement_file,
         keyed.line_number,
-        min_by(rules.category_primary, {{ ordering_key(["rules.match_on = 'merchant'", 'rules.rule_id']) }}) as category_primary,
-        min_by(rules.category_detailed, {{ ordering_key(["rules.match_on = 'merchant'", 'rules.rule_id']) }}) as category_detailed
+        min_by(rules.category_primary, {{ rule_order }}) as category_primary,
+        min_by(rules.category_detailed, {{ rule_order }}) as category_detailed
 
     from keyed
     inner join rules

@@ -4,6 +4,9 @@
     is refused as a whole (ambiguous_date_order) rather than guessed. -#}
 {#- A time after the date ("06/05/2025 14:32") is ignored. -#}
 {%- set numeric_date = '^([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{2}|[0-9]{4})([ T][0-9:. apmAPM]*)?$' %}
+{%- set date_text = 'statement_rows.date_text' %}
+{%- set all_digits = "coalesce(amount_money.digits, '') || ' ' || coalesce(debit_money.digits, '') || ' '
+    || coalesce(credit_money.digits, '')" %}
 {#- A numeric date as YYYY-M-D in the file's day/month order; two-digit years are 20yy. -#}
 {%- set numeric_as_iso -%}
         (
@@ -63,16 +66,16 @@ shaped as (
         accounts.account_id is not null as is_known_account,
         case
             when
-                {{ regexp_full_match('statement_rows.date_text', '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?') }}
+                {{ regexp_full_match(date_text, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?') }}
                 then 'iso'
-            when {{ regexp_full_match('statement_rows.date_text', numeric_date) }} then 'numeric'
-            when {{ regexp_full_match('statement_rows.date_text', '[0-9]{1,2}\\.[0-9]{1,2}\\.[0-9]{4}( [0-9:.]*)?') }}
+            when {{ regexp_full_match(date_text, numeric_date) }} then 'numeric'
+            when {{ regexp_full_match(date_text, '[0-9]{1,2}\\.[0-9]{1,2}\\.[0-9]{4}( [0-9:.]*)?') }}
                 then 'dotted'
             when
-                {{ regexp_full_match('statement_rows.date_text', '\\pL{3,9}\\.?\\s+[0-9]{1,2},?\\s+[0-9]{4}') }}
+                {{ regexp_full_match(date_text, '\\pL{3,9}\\.?\\s+[0-9]{1,2},?\\s+[0-9]{4}') }}
                 then 'month_name'
             when
-                {{ regexp_full_match('statement_rows.date_text', '[0-9]{1,2}\\s+\\pL{3,9}\\.?,?\\s+[0-9]{4}') }}
+                {{ regexp_full_match(date_text, '[0-9]{1,2}\\s+\\pL{3,9}\\.?,?\\s+[0-9]{4}') }}
                 then 'day_month_name'
         end as date_shape,
         try_cast(regexp_extract(statement_rows.date_text, '{{ numeric_date }}', 1) as integer) as first_part,
@@ -98,10 +101,12 @@ file_formats as (
         coalesce(bool_or(shaped.first_part > 12), false) as has_day_first,
         coalesce(bool_or(shaped.second_part > 12), false) as has_day_second,
         coalesce(bool_or(shaped.first_part <> shaped.second_part), false) as has_order_sensitive_date,
-        {%- set all_digits = "coalesce(amount_money.digits, '') || ' ' || coalesce(debit_money.digits, '') || ' '
-            || coalesce(credit_money.digits, '')" %}
-        count(*) filter (where {{ regexp_contains(all_digits, "',[0-9]{1,2}( |$)'") }}) as decimal_comma_votes,
-        count(*) filter (where {{ regexp_contains(all_digits, "'\\.[0-9]{1,2}( |$)'") }}) as decimal_point_votes
+        count(*) filter (
+            where {{ regexp_contains(all_digits, "',[0-9]{1,2}( |$)'") }}
+        ) as decimal_comma_votes,
+        count(*) filter (
+            where {{ regexp_contains(all_digits, "'\\.[0-9]{1,2}( |$)'") }}
+        ) as decimal_point_votes
 
     from shaped
     group by shaped.statement_file

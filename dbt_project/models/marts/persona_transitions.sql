@@ -63,12 +63,12 @@ persona_criteria as (
 criteria_listed as (
 
     select
-        user_id,
-        window_days,
-        to_as_of_date,
-        side,
-        persona_rule.persona,
-        {{ explode_array('persona_rule.criteria') }} as criterion
+        persona_criteria.user_id,
+        persona_criteria.window_days,
+        persona_criteria.to_as_of_date,
+        persona_criteria.side,
+        persona_criteria.persona_rule.persona,
+        {{ explode_array('persona_criteria.persona_rule.criteria') }} as criterion
     from persona_criteria
 
 ),
@@ -76,16 +76,16 @@ criteria_listed as (
 criteria as (
 
     select
-        user_id,
-        window_days,
-        to_as_of_date,
-        side,
-        persona,
-        criterion.feature,
-        criterion.operator as comparison,
-        criterion.threshold,
-        criterion.value as feature_value,
-        criterion.satisfied as is_satisfied
+        criteria_listed.user_id,
+        criteria_listed.window_days,
+        criteria_listed.to_as_of_date,
+        criteria_listed.side,
+        criteria_listed.persona,
+        criteria_listed.criterion.feature,
+        criteria_listed.criterion.operator as comparison,
+        criteria_listed.criterion.threshold,
+        criteria_listed.criterion.value as feature_value,
+        criteria_listed.criterion.satisfied as is_satisfied
     from criteria_listed
 
 ),

@@ -4,6 +4,28 @@
 {%- set all_criteria = [] %}
 {%- for rule in personas %}{% do all_criteria.extend(rule.groups | sum(start=[])) %}{% endfor %}
 {%- set fee_window = var('persona_wealth_builder_fee_free_window_days') %}
+{#- Per persona: the SQL of its criteria list (feature, value and threshold as JSON, satisfied), the
+    name of its match column, and its (persona, criteria) struct for the `criteria` column. -#}
+{%- set criteria_arrays = {} %}
+{%- set persona_match_columns = [] %}
+{%- set persona_criteria = [] %}
+{%- for rule in personas %}
+{%- set criterion_structs = [] %}
+{%- for criterion in rule.groups | sum(start=[]) %}
+{%- do criterion_structs.append(make_struct([
+    ('feature', "'" ~ criterion.feature ~ "'"),
+    ('value', json_value(criterion.value)),
+    ('operator', "'" ~ criterion.operator ~ "'"),
+    ('threshold', json_value(criterion.threshold)),
+    ('satisfied', 'is_' ~ criterion.name ~ '_satisfied'),
+])) %}
+{%- endfor %}
+{%- do criteria_arrays.update({rule.persona: make_array(criterion_structs)}) %}
+{%- do persona_match_columns.append(rule.persona ~ '_match') %}
+{%- do persona_criteria.append(make_struct([
+    ('persona', "'" ~ rule.persona ~ "'"), ('criteria', rule.persona ~ '_criteria')
+])) %}
+{%- endfor %}
 
 with features as (
 
@@ -162,17 +184,7 @@ criteria_listed as (
     -- match, and (all personas) what persona_transitions compares between two dates.
     select
         {%- for rule in personas %}
-        {%- set criterion_structs = [] %}
-        {%- for criterion in rule.groups | sum(start=[]) %}
-        {%- do criterion_structs.append(make_struct([
-            ('feature', "'" ~ criterion.feature ~ "'"),
-            ('value', json_value(criterion.value)),
-            ('operator', "'" ~ criterion.operator ~ "'"),
-            ('threshold', json_value(criterion.threshold)),
-            ('satisfied', 'is_' ~ criterion.name ~ '_satisfied'),
-        ])) %}
-        {%- endfor %}
-        {{ make_array(criterion_structs) }} as {{ rule.persona }}_criteria,
+        {{ criteria_arrays[rule.persona] }} as {{ rule.persona }}_criteria,
         {%- endfor %}
         *
 
@@ -205,8 +217,6 @@ matches_ranked as (
 
     -- The matches sorted by the registry's priority (the structs' first field).
     select
-        {%- set persona_match_columns = [] %}
-        {%- for rule in personas %}{% do persona_match_columns.append(rule.persona ~ '_match') %}{% endfor %}
         {{ array_sort_by_first_field(
             array_filter(make_array(persona_match_columns), 'matched', 'matched is not null'), 'priority'
         ) }} as matches,
@@ -242,12 +252,6 @@ assigned as (
                 ('criteria', 'matched.criteria'),
             ])) }}
         ) as string) as reasoning,
-        {%- set persona_criteria = [] %}
-        {%- for rule in personas %}
-        {%- do persona_criteria.append(make_struct([
-            ('persona', "'" ~ rule.persona ~ "'"), ('criteria', rule.persona ~ '_criteria')
-        ])) %}
-        {%- endfor %}
         cast(to_json({{ make_array(persona_criteria) }}) as string) as criteria
 
     from matches_ranked

@@ -1,4 +1,6 @@
 {%- set patterns = category_patterns() -%}
+{%- set account_type = "coalesce(account_type, '')" -%}
+{%- set account_subtype = "coalesce(account_subtype, '')" -%}
 
 with source as (
 
@@ -34,25 +36,25 @@ categorised as (
         -- Plaid puts the kind in the subtype (type depository / subtype savings), the original
         -- SpendSense files in the type: look at both.
         (
-            {{ regexp_contains("coalesce(account_type, '')", sql_string(patterns.checking_account_type)) }}
-            or {{ regexp_contains("coalesce(account_subtype, '')", sql_string(patterns.checking_account_type)) }}
+            {{ regexp_contains(account_type, sql_string(patterns.checking_account_type)) }}
+            or {{ regexp_contains(account_subtype, sql_string(patterns.checking_account_type)) }}
         ) as is_checking,
         (
-            {{ regexp_contains("coalesce(account_type, '')", sql_string(patterns.savings_account_type)) }}
-            or {{ regexp_contains("coalesce(account_subtype, '')", sql_string(patterns.savings_account_type)) }}
+            {{ regexp_contains(account_type, sql_string(patterns.savings_account_type)) }}
+            or {{ regexp_contains(account_subtype, sql_string(patterns.savings_account_type)) }}
             or coalesce(account_subtype, '') like '%savings%'
         ) as is_savings_like,
         (
-            {{ regexp_contains("coalesce(account_type, '')", sql_string(patterns.credit_card_account_type)) }}
+            {{ regexp_contains(account_type, sql_string(patterns.credit_card_account_type)) }}
             or coalesce(account_subtype, '') = 'credit card'
         ) as is_credit_card,
         (
-            {{ regexp_contains("coalesce(account_type, '')", sql_string(patterns.investment_account_type)) }}
-            or {{ regexp_contains("coalesce(account_subtype, '')", sql_string(patterns.investment_account_type)) }}
+            {{ regexp_contains(account_type, sql_string(patterns.investment_account_type)) }}
+            or {{ regexp_contains(account_subtype, sql_string(patterns.investment_account_type)) }}
         ) as is_investment,
         (
-            {{ regexp_contains("coalesce(account_type, '')", sql_string(patterns.depository_account_type)) }}
-            or {{ regexp_contains("coalesce(account_subtype, '')", sql_string(patterns.depository_account_type)) }}
+            {{ regexp_contains(account_type, sql_string(patterns.depository_account_type)) }}
+            or {{ regexp_contains(account_subtype, sql_string(patterns.depository_account_type)) }}
         ) as is_depository_type
 
     from labelled
