@@ -8,7 +8,7 @@ CI_AS_OF := 2025-06-30
 export DAGSTER_TELEMETRY_DISABLED := 1
 export DO_NOT_TRACK := 1
 
-.PHONY: install install-dev manifest data run test dbt-build pytest dev bench bench-large lint clean chromium
+.PHONY: install install-dev install-spark manifest data run test test-spark dbt-build dbt-build-spark pytest dev bench bench-large lint clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,6 +25,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# SPENDSENSE_ENGINE=spark (docs/scaling.md, "Engines"): Debian's Java 17 when `java` is missing, and the
+# `.[spark]` extra (pyspark, dbt-spark[session]). `make run` never needs it.
+$(VENV)/.installed-spark: pyproject.toml | $(VENV)/.installed-dev
+	$(BIN)/pip install -q -e '.[dev,spark]'
+	touch $@
+
+install-spark: $(VENV)/.installed-spark
+	@command -v java > /dev/null || { \
+		test "$$(id -u)" = 0 || { echo "the Spark engine needs Java 17: sudo apt-get install openjdk-17-jre-headless" >&2; exit 1; }; \
+		echo "installing Debian's openjdk-17-jre-headless for the Spark engine"; \
+		apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless > /dev/null; }
 
 # Dagster loads dbt models from the manifest: build it explicitly before anything imports the definitions.
 # The warehouse path is part of dbt's parse state: parsing against the one `spendsense run` uses lets
@@ -48,6 +60,18 @@ dbt-build: install-dev manifest
 	# command-line var would also override the unit tests' own vars).
 	cd dbt_project && SPENDSENSE_WAREHOUSE=$(SCRATCH)/ci.duckdb $(DBT) build --profiles-dir .
 
+# The same dbt build on Spark (local[2] session inside dbt): models, data tests, unit tests.
+dbt-build-spark: install-spark manifest
+	rm -rf $(SCRATCH)/spark && mkdir -p $(SCRATCH)/spark
+	$(BIN)/spendsense generate --users 40 --seed 7 --as-of $(CI_AS_OF) --out $(SCRATCH)/spark/raw > /dev/null
+	SPENDSENSE_WAREHOUSE=$(SCRATCH)/spark/ci.duckdb $(BIN)/spendsense ingest --raw-dir $(SCRATCH)/spark/raw --as-of $(CI_AS_OF)
+	SPENDSENSE_WAREHOUSE=$(SCRATCH)/spark/ci.duckdb $(BIN)/python -m spendsense_dagster.lib.core.spark_inputs
+	cd dbt_project && SPENDSENSE_WAREHOUSE=$(SCRATCH)/spark/ci.duckdb $(DBT) build --profiles-dir . --target spark
+
+# The Spark engine's tests (tests/test_spark_engine.py): the known-answer run on both engines, compared.
+test-spark: install-spark manifest
+	$(BIN)/pytest tests/test_spark_engine.py
+
 # The browser tests drive Debian's chromium: Playwright cannot download its own browser here.
 chromium:
 	@test -x /usr/bin/chromium || { \
@@ -55,7 +79,8 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 
-pytest: install-dev manifest chromium
+# install-spark: the suite includes the Spark engine's tests (tests/test_spark_engine.py, about 4 minutes).
+pytest: install-spark manifest chromium
 	$(BIN)/pytest
 
 test: lint dbt-build pytest

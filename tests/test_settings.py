@@ -69,3 +69,23 @@ def test_duckdb_memory_limit_and_temp_directory_reach_the_pipeline_connection(tm
 def test_a_bad_duckdb_memory_limit_is_a_clear_error(value):
     with pytest.raises(ValueError, match="SPENDSENSE_DUCKDB_MEMORY_LIMIT"):
         Settings.from_env({"SPENDSENSE_DUCKDB_MEMORY_LIMIT": value})
+
+
+def test_the_engine_is_duckdb_unless_spark_is_asked_for_and_reaches_the_resource(tmp_path):
+    from spendsense_dagster.defs.resources import SpendSenseResource
+    from spendsense_dagster.lib.core.marts_reader import dbt_target_args
+
+    assert Settings.from_env({}).engine == "duckdb"
+    assert dbt_target_args(Settings.from_env({})) == []
+    settings = Settings.from_env(
+        {"SPENDSENSE_ENGINE": " Spark ", "SPENDSENSE_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    )
+    assert settings.engine == "spark"
+    assert dbt_target_args(settings) == ["--target", "spark"]
+    assert settings.spark_warehouse_dir == tmp_path / "w.duckdb.spark"
+    assert SpendSenseResource.from_settings(settings).settings == settings
+
+
+def test_an_unknown_engine_is_a_clear_error():
+    with pytest.raises(ValueError, match="SPENDSENSE_ENGINE"):
+        Settings.from_env({"SPENDSENSE_ENGINE": "postgres"})

@@ -26,7 +26,7 @@
 {#- Lower-case, with underscores, dashes and repeated spaces folded to one space: 'Money_Market' and
     'money market' compare equal. -#}
 {% macro normalize_label(column) -%}
-    nullif(trim(regexp_replace(lower({{ column }}), '[\s_\-]+', ' ', 'g')), '')
+    nullif(trim({{ regexp_replace_all('lower(' ~ column ~ ')', "'[\\s_\\-]+'", "' '") }}), '')
 {%- endmacro %}
 
 
@@ -34,18 +34,18 @@
     lower-cased: shared by the JSON categories (stg_spendsense__categories) and the CSV statements. -#}
 {% macro category_flags(text) -%}
     {%- set patterns = category_patterns() -%}
-        regexp_matches({{ text }}, '{{ patterns.transfer }}') as is_transfer_like,
-        regexp_matches({{ text }}, '{{ patterns.credit_card_payment }}') as is_credit_card_payment,
-        regexp_matches({{ text }}, '{{ patterns.loan_payment }}') as is_loan_payment,
-        regexp_matches({{ text }}, '{{ patterns.savings_deposit }}') as is_savings_deposit,
-        regexp_matches({{ text }}, '{{ patterns.interest }}') as has_interest_category,
+        {{ regexp_contains(text, sql_string(patterns.transfer)) }} as is_transfer_like,
+        {{ regexp_contains(text, sql_string(patterns.credit_card_payment)) }} as is_credit_card_payment,
+        {{ regexp_contains(text, sql_string(patterns.loan_payment)) }} as is_loan_payment,
+        {{ regexp_contains(text, sql_string(patterns.savings_deposit)) }} as is_savings_deposit,
+        {{ regexp_contains(text, sql_string(patterns.interest)) }} as has_interest_category,
         (
-            regexp_matches({{ text }}, '{{ patterns.fee }}')
-            and not regexp_matches({{ text }}, '{{ patterns.interest }}')
+            {{ regexp_contains(text, sql_string(patterns.fee)) }}
+            and not {{ regexp_contains(text, sql_string(patterns.interest)) }}
         ) as has_fee_category,
         -- Income, payroll, salary or wages; interest earned, dividends, refunds and transfers are not pay.
         (
-            regexp_matches({{ text }}, '{{ patterns.income }}')
-            and not regexp_matches({{ text }}, '{{ patterns.not_pay_income }}')
+            {{ regexp_contains(text, sql_string(patterns.income)) }}
+            and not {{ regexp_contains(text, sql_string(patterns.not_pay_income)) }}
         ) as has_pay_category
 {%- endmacro %}

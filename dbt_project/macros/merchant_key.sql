@@ -12,20 +12,18 @@
     {%- set code = '(\\s*[#*]\\s*\\pL*[0-9]|\\s+(store|str|location|loc|unit|no|ref)\\s*#?\\s*[0-9]|\\s+\\pL*[0-9]).*$' -%}
     {%- set city = '((san|los|las|new|st|saint|santa|fort|ft|el|la|palo|long|salt lake|mountain|north|south|east|west)\\s+)?\\pL+' -%}
     {%- set states = 'al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy' -%}
+    {#- chr(39) is an apostrophe on every engine. The prefix, code and city patterns are anchored (^ or
+        .*$ or $), so one replacement is the only one. -#}
+    {%- set cleaned = regexp_replace_all(
+        regexp_replace_anchored("replace(lower(" ~ column ~ "), chr(39), '')", sql_string(prefixes), "''"),
+        "'[^\\pL\\pN#*&]+'", "' '"
+    ) -%}
+    {%- set cut = regexp_replace_anchored(
+        regexp_replace_anchored(cleaned, sql_string(code), "''"),
+        sql_string('(\\S)(\\s+com)?(\\s+' ~ city ~ '\\s+(' ~ states ~ '))?$'), "'\\1'"
+    ) -%}
     coalesce(
-        nullif(trim(regexp_replace(
-            regexp_replace(
-                regexp_replace(
-                    regexp_replace(
-                        regexp_replace(replace(lower({{ column }}), '''', ''), '{{ prefixes }}', ''),
-                        '[^\pL\pN#*&]+', ' ', 'g'
-                    ),
-                    '{{ code }}', ''
-                ),
-                '(\S)(\s+com)?(\s+{{ city }}\s+({{ states }}))?$', '\1'
-            ),
-            '[\s#*]+', ' ', 'g'
-        )), ''),
-        nullif(trim(regexp_replace(lower({{ column }}), '[^\pL\pN&]+', ' ', 'g')), '')
+        nullif(trim({{ regexp_replace_all(cut, "'[\\s#*]+'", "' '") }}), ''),
+        nullif(trim({{ regexp_replace_all('lower(' ~ column ~ ')', "'[^\\pL\\pN&]+'", "' '") }}), '')
     )
 {%- endmacro %}

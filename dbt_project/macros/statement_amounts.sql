@@ -4,13 +4,13 @@
     separator (statement_magnitude). -#}
 {% macro statement_money(column) -%}
     {%- set shape = '^\\s*([-+(]?)\\s*(?:US\\$|USD|\\$)?\\s*([-(]?)\\s*([0-9](?:[0-9., ]*[0-9])?)\\s*(\\)?)\\s*(-?)\\s*(CR|DR)?\\s*$' -%}
-    regexp_extract(upper({{ column }}), '{{ shape }}', ['lead', 'inner', 'digits', 'close', 'trail', 'mark'])
+    {{ regexp_extract_groups('upper(' ~ column ~ ')', shape, ['lead', 'inner', 'digits', 'close', 'trail', 'mark']) }}
 {%- endmacro %}
 
 
 {#- A cell naming a currency other than the dollar. -#}
 {% macro is_foreign_money(column) -%}
-    regexp_matches(upper({{ column }}), '€|£|¥|₹|(^|[^A-Z])(EUR|GBP|CAD|AUD|JPY|CHF|MXN|INR)([^A-Z]|$)')
+    {{ regexp_contains('upper(' ~ column ~ ')', "'€|£|¥|₹|(^|[^A-Z])(EUR|GBP|CAD|AUD|JPY|CHF|MXN|INR)([^A-Z]|$)'") }}
 {%- endmacro %}
 
 
@@ -20,11 +20,11 @@
     case
         when {{ decimal_separator }} = ','
             then case
-                when regexp_full_match({{ digits }}, '[0-9]{1,3}([. ][0-9]{3})*(,[0-9]+)?|[0-9]+(,[0-9]+)?')
+                when {{ regexp_full_match(digits, '[0-9]{1,3}([. ][0-9]{3})*(,[0-9]+)?|[0-9]+(,[0-9]+)?') }}
                     then try_cast(replace(replace(replace({{ digits }}, '.', ''), ' ', ''), ',', '.') as double)
             end
         else case
-            when regexp_full_match({{ digits }}, '[0-9]{1,3}([, ][0-9]{3})*(\.[0-9]+)?|[0-9]+(\.[0-9]+)?')
+            when {{ regexp_full_match(digits, '[0-9]{1,3}([, ][0-9]{3})*(\\.[0-9]+)?|[0-9]+(\\.[0-9]+)?') }}
                 then try_cast(replace(replace({{ digits }}, ',', ''), ' ', '') as double)
         end
     end

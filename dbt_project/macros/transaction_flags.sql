@@ -24,7 +24,7 @@
         when amount > 0
             then (
                 has_pay_category
-                or coalesce(regexp_matches(lower({{ merchant_text }}), '{{ patterns.payroll_merchant }}'), false)
+                or coalesce({{ regexp_contains('lower(' ~ merchant_text ~ ')', sql_string(patterns.payroll_merchant)) }}, false)
             )
         else false
     end as is_payroll_like

@@ -28,5 +28,5 @@
             as lookback_start_date,
         window_days / 30.0 as months
     from (select {{ as_of_date() }} as as_of_date) as resolved
-    cross join (select unnest([{{ window_days | join(', ') }}]) as window_days) as configured
+    cross join (values ({{ window_days | join('), (') }})) as configured (window_days)
 {%- endmacro %}

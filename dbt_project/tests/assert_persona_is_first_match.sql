@@ -25,6 +25,9 @@ select
 
 from personas
 cross join fallback
-where (len(personas.matched_personas) = 0 and personas.persona <> fallback.fallback_persona)
-    or (len(personas.matched_personas) > 0 and personas.persona <> personas.matched_personas[1])
-    or list_contains(personas.matched_personas, fallback.fallback_persona)
+where ({{ array_size('personas.matched_personas') }} = 0 and personas.persona <> fallback.fallback_persona)
+    or (
+        {{ array_size('personas.matched_personas') }} > 0
+        and personas.persona <> {{ array_first('personas.matched_personas') }}
+    )
+    or array_contains(personas.matched_personas, fallback.fallback_persona)

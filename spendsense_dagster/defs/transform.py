@@ -21,6 +21,7 @@ from dagster_dbt import (
 )
 
 from spendsense_dagster.defs.resources import SpendSenseResource
+from spendsense_dagster.lib.core.marts_reader import dbt_target_args, expose_dbt_tables, prepare_dbt_inputs
 from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR, Settings
 from spendsense_dagster.lib.core.sql import quote_identifier
 
@@ -70,13 +71,15 @@ translator = SpendSenseTranslator(
 DBT_BUILD_ARGS = ["build", "--exclude-resource-type", "unit_test"]
 
 
-def _parse_state_path(warehouse_path: str) -> Path:
-    """Where the last dbt parse against this warehouse is kept (the path is part of dbt's profile hash)."""
-    key = hashlib.sha256(warehouse_path.encode()).hexdigest()[:16]
+def _parse_state_path(warehouse_path: str, engine: str = "duckdb") -> Path:
+    """Where the last dbt parse against this warehouse and engine is kept (both are in dbt's profile hash)."""
+    key = hashlib.sha256(
+        (warehouse_path if engine == "duckdb" else f"{warehouse_path}|{engine}").encode()
+    ).hexdigest()[:16]
     return dbt_project.project_dir / dbt_project.target_path / "parse_state" / f"{key}.msgpack"
 
 
-def _invocation_target(context: AssetExecutionContext, warehouse_path: str) -> Path:
+def _invocation_target(context: AssetExecutionContext, warehouse_path: str, engine: str = "duckdb") -> Path:
     """A fresh target folder for this dbt invocation, seeded with the warehouse's last parse state.
 
     dagster-dbt gives each invocation its own target folder and seeds it with the project's
@@ -85,20 +88,20 @@ def _invocation_target(context: AssetExecutionContext, warehouse_path: str) -> P
     """
     name = f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
     target = dbt_project.project_dir / dbt_project.target_path / name
-    state = _parse_state_path(warehouse_path)
+    state = _parse_state_path(warehouse_path, engine)
     if state.is_file():
         target.mkdir(parents=True)
         shutil.copyfile(state, target / PARTIAL_PARSE_FILE)
     return target
 
 
-def _keep_parse_state(target: Path, warehouse_path: str) -> None:
+def _keep_parse_state(target: Path, warehouse_path: str, engine: str = "duckdb") -> None:
     """This invocation's parse becomes the next one's start; replaced atomically, so a concurrent run
     reads the old file or the new one, never half of one."""
     produced = target / PARTIAL_PARSE_FILE
     if not produced.is_file():
         return
-    state = _parse_state_path(warehouse_path)
+    state = _parse_state_path(warehouse_path, engine)
     state.parent.mkdir(parents=True, exist_ok=True)
     staging = state.with_name(f".{state.name}.{os.getpid()}")
     shutil.copyfile(produced, staging)
@@ -204,15 +207,25 @@ def spendsense_dbt_models(
 ):
     as_of_date, convention = read_run_context(spendsense, context.partition_key)
     context.log.info(f"dbt build as of {as_of_date} ({convention} sign convention)")
-    target = _invocation_target(context, spendsense.warehouse_path)
+    settings = spendsense.settings
+    target = _invocation_target(context, spendsense.warehouse_path, settings.engine)
+    # The engine's inputs (docs/scaling.md, "Engines"): nothing on DuckDB, Parquet files for Spark.
+    with spendsense.connect() as con:
+        prepare_dbt_inputs(con, settings)
     # Held back until dbt has finished, then sent with the tables' counts and schemas (a failing
     # build still reports what it built before the error).
     events: list = []
     try:
         with warehouse_env(spendsense.settings):
-            events.extend(dbt.cli(DBT_BUILD_ARGS, context=context, target_path=target).stream())
+            args = DBT_BUILD_ARGS + dbt_target_args(settings)
+            events.extend(dbt.cli(args, context=context, target_path=target).stream())
     except Exception:
         yield from events  # what dbt built before the error, without counts: its error is the news
         raise
-    _keep_parse_state(target, spendsense.warehouse_path)
+    _keep_parse_state(target, spendsense.warehouse_path, settings.engine)
+    # The marts where the Python stages read them (marts_reader: nothing to do on DuckDB).
+    with spendsense.connect() as con:
+        exposed = expose_dbt_tables(con, settings)
+    if exposed:
+        context.log.info(f"{len(exposed)} Spark tables read through DuckDB views: {', '.join(exposed)}")
     yield from _with_observations(context, events, spendsense)

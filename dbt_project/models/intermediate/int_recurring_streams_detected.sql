@@ -97,7 +97,11 @@ sequenced as (
     select
         *,
         lag(transaction_date) over by_merchant as previous_date,
-        sum(amount) over (by_merchant range between current row and current row) as day_amount,
+        -- The window spelled out: Spark cannot add a frame to a named window.
+        sum(amount) over (
+            partition by user_number, merchant_key_id order by transaction_date
+            range between current row and current row
+        ) as day_amount,
         count(*) over (partition by user_number, merchant_key_id) as history_charges
 
     from spend
@@ -133,7 +137,7 @@ windowed as (
         windows.window_start_date,
         case
             when charge_days.previous_date >= windows.lookback_start_date
-                then charge_days.transaction_date - charge_days.previous_date
+                then {{ days_between('charge_days.previous_date', 'charge_days.transaction_date') }}
         end as gap_days
 
     from charge_days
@@ -169,7 +173,7 @@ screened_charges as (
 
     select windowed.*
     from windowed
-    semi join screened
+    {{ semi_join() }} screened
         on windowed.user_number = screened.user_number
         and windowed.window_days = screened.window_days
         and windowed.merchant_key_id = screened.merchant_key_id

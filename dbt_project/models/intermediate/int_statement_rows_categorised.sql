@@ -1,3 +1,4 @@
+{%- set rule_order = ordering_key(["rules.match_on = 'merchant'", 'rules.rule_id']) %}
 -- The statement rows that parsed and passed their checks, with their merchant key, category (seed
 -- statement_category_rules) and the transaction flags the features read (docs/statements.md).
 with parsed as (
@@ -31,20 +32,20 @@ rule_matches as (
     select
         keyed.statement_file,
         keyed.line_number,
-        arg_min(rules.category_primary, (rules.match_on = 'merchant', rules.rule_id)) as category_primary,
-        arg_min(rules.category_detailed, (rules.match_on = 'merchant', rules.rule_id)) as category_detailed
+        min_by(rules.category_primary, {{ rule_order }}) as category_primary,
+        min_by(rules.category_detailed, {{ rule_order }}) as category_detailed
 
     from keyed
     inner join rules
         on (
             rules.match_on = 'bank_category'
-            and regexp_matches(lower(coalesce(keyed.category_text, '')), rules.pattern)
+            and {{ regexp_contains("lower(coalesce(keyed.category_text, ''))", 'rules.pattern') }}
         )
         or (
             rules.match_on = 'merchant'
-            and regexp_matches(
-                coalesce(keyed.merchant_key, '') || ' ' || lower(keyed.description_text), rules.pattern
-            )
+            and {{ regexp_contains(
+                "coalesce(keyed.merchant_key, '') || ' ' || lower(keyed.description_text)", 'rules.pattern'
+            ) }}
         )
     group by keyed.statement_file, keyed.line_number
 

@@ -56,8 +56,8 @@ identified as (
         *,
         -- Deterministic: the same row of a re-exported statement gets the same id.
         'stmt_' || left(md5(concat_ws(
-            '|', 'statement', account_id, cast(transaction_date as varchar), cast(amount_cents as varchar),
-            coalesce(merchant_key, ''), cast(occurrence as varchar)
+            '|', 'statement', account_id, cast(transaction_date as string), cast(amount_cents as string),
+            coalesce(merchant_key, ''), cast(occurrence as string)
         )), 24) as transaction_id
 
     from statement_occurrences
@@ -132,7 +132,7 @@ first_sources as (
         merchant_key,
         occurrence,
         min(source_rank) as first_source_rank,
-        arg_min(transaction_id, source_rank) as kept_transaction_id
+        min_by(transaction_id, source_rank) as kept_transaction_id
 
     from all_occurrences
     group by account_id, transaction_date, amount_cents, merchant_key, occurrence

@@ -4,6 +4,35 @@
     is refused as a whole (ambiguous_date_order) rather than guessed. -#}
 {#- A time after the date ("06/05/2025 14:32") is ignored. -#}
 {%- set numeric_date = '^([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{2}|[0-9]{4})([ T][0-9:. apmAPM]*)?$' %}
+{%- set date_text = 'statement_rows.date_text' %}
+{%- set all_digits = "coalesce(amount_money.digits, '') || ' ' || coalesce(debit_money.digits, '') || ' '
+    || coalesce(credit_money.digits, '')" %}
+{#- A numeric date as YYYY-M-D in the file's day/month order; two-digit years are 20yy. -#}
+{%- set numeric_as_iso -%}
+        (
+            case
+                when
+                    length(regexp_extract(formatted.date_text, '{{ numeric_date }}', 3)) = 2
+                    then 2000
+                else 0
+            end
+            + cast(regexp_extract(formatted.date_text, '{{ numeric_date }}', 3) as integer)
+        )::string
+        || '-'
+        || (
+            case
+                when formatted.date_order = 'day_first' then formatted.second_part else
+                    formatted.first_part
+            end
+        )::string
+        || '-'
+        || (
+            case
+                when formatted.date_order = 'day_first' then formatted.first_part else
+                    formatted.second_part
+            end
+        )::string
+{%- endset %}
 
 with statement_rows as (
 
@@ -37,16 +66,16 @@ shaped as (
         accounts.account_id is not null as is_known_account,
         case
             when
-                regexp_full_match(statement_rows.date_text, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?')
+                {{ regexp_full_match(date_text, '[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([ T].*)?') }}
                 then 'iso'
-            when regexp_full_match(statement_rows.date_text, '{{ numeric_date }}') then 'numeric'
-            when regexp_full_match(statement_rows.date_text, '[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}( [0-9:.]*)?')
+            when {{ regexp_full_match(date_text, numeric_date) }} then 'numeric'
+            when {{ regexp_full_match(date_text, '[0-9]{1,2}\\.[0-9]{1,2}\\.[0-9]{4}( [0-9:.]*)?') }}
                 then 'dotted'
             when
-                regexp_full_match(statement_rows.date_text, '\pL{3,9}\.?\s+[0-9]{1,2},?\s+[0-9]{4}')
+                {{ regexp_full_match(date_text, '\\pL{3,9}\\.?\\s+[0-9]{1,2},?\\s+[0-9]{4}') }}
                 then 'month_name'
             when
-                regexp_full_match(statement_rows.date_text, '[0-9]{1,2}\s+\pL{3,9}\.?,?\s+[0-9]{4}')
+                {{ regexp_full_match(date_text, '[0-9]{1,2}\\s+\\pL{3,9}\\.?,?\\s+[0-9]{4}') }}
                 then 'day_month_name'
         end as date_shape,
         try_cast(regexp_extract(statement_rows.date_text, '{{ numeric_date }}', 1) as integer) as first_part,
@@ -72,14 +101,12 @@ file_formats as (
         coalesce(bool_or(shaped.first_part > 12), false) as has_day_first,
         coalesce(bool_or(shaped.second_part > 12), false) as has_day_second,
         coalesce(bool_or(shaped.first_part <> shaped.second_part), false) as has_order_sensitive_date,
-        count(*) filter (where regexp_matches(
-            coalesce(amount_money.digits, '') || ' ' || coalesce(debit_money.digits, '') || ' '
-            || coalesce(credit_money.digits, ''), ',[0-9]{1,2}( |$)'
-        )) as decimal_comma_votes,
-        count(*) filter (where regexp_matches(
-            coalesce(amount_money.digits, '') || ' ' || coalesce(debit_money.digits, '') || ' '
-            || coalesce(credit_money.digits, ''), '\.[0-9]{1,2}( |$)'
-        )) as decimal_point_votes
+        count(*) filter (
+            where {{ regexp_contains(all_digits, "',[0-9]{1,2}( |$)'") }}
+        ) as decimal_comma_votes,
+        count(*) filter (
+            where {{ regexp_contains(all_digits, "'\\.[0-9]{1,2}( |$)'") }}
+        ) as decimal_point_votes
 
     from shaped
     group by shaped.statement_file
@@ -122,49 +149,23 @@ parsed as (
         cast(case
             when
                 formatted.date_shape = 'iso'
-                then try_strptime(
-                        regexp_extract(formatted.date_text, '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}'), '%Y-%m-%d'
-                    )
+                then {{ try_parse_date(
+                        "regexp_extract(formatted.date_text, '^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})', 1)", '%Y-%m-%d'
+                    ) }}
             when formatted.date_shape = 'dotted'
-                then try_strptime(regexp_extract(formatted.date_text, '^[0-9.]+'), '%d.%m.%Y')
+                then {{ try_parse_date("regexp_extract(formatted.date_text, '^([0-9.]+)', 1)", '%d.%m.%Y') }}
             when formatted.date_shape = 'month_name'
-                then try_strptime(
-                        regexp_replace(replace(formatted.date_text, ',', ''), '\s+', ' ', 'g'),
+                then {{ try_parse_date(
+                        regexp_replace_all("replace(formatted.date_text, ',', '')", "'\\s+'", "' '"),
                         ['%b %d %Y', '%B %d %Y', '%b. %d %Y']
-                    )
+                    ) }}
             when formatted.date_shape = 'day_month_name'
-                then try_strptime(
-                        regexp_replace(replace(formatted.date_text, ',', ''), '\s+', ' ', 'g'),
+                then {{ try_parse_date(
+                        regexp_replace_all("replace(formatted.date_text, ',', '')", "'\\s+'", "' '"),
                         ['%d %b %Y', '%d %B %Y', '%d %b. %Y']
-                    )
+                    ) }}
             when formatted.date_shape = 'numeric' and formatted.date_order in ('day_first', 'month_first')
-                then try_strptime(
-                        -- Two-digit years are 20yy.
-                        (
-                            case
-                                when
-                                    length(regexp_extract(formatted.date_text, '{{ numeric_date }}', 3)) = 2
-                                    then 2000
-                                else 0
-                            end
-                            + cast(regexp_extract(formatted.date_text, '{{ numeric_date }}', 3) as integer)
-                        )::varchar
-                        || '-'
-                        || (
-                            case
-                                when formatted.date_order = 'day_first' then formatted.second_part else
-                                    formatted.first_part
-                            end
-                        )::varchar
-                        || '-'
-                        || (
-                            case
-                                when formatted.date_order = 'day_first' then formatted.first_part else
-                                    formatted.second_part
-                            end
-                        )::varchar,
-                        '%Y-%m-%d'
-                    )
+                then {{ try_parse_date(numeric_as_iso, '%Y-%m-%d') }}
         end as date) as transaction_date,
         {{ statement_magnitude("nullif(amount_money.digits, '')", 'decimal_separator') }} as amount_magnitude,
         {{ statement_magnitude("nullif(debit_money.digits, '')", 'decimal_separator') }} as debit_magnitude,
@@ -309,10 +310,10 @@ final as (
                         when
                             is_pending is null
                             then 'status ' || left(status_text, 60) || ' is neither pending nor posted'
-                        else 'amount ' || amount::varchar || ' is beyond ±' || max_abs_amount::varchar
+                        else 'amount ' || amount::string || ' is beyond ±' || max_abs_amount::string
                             || ' or below the smallest amount of money'
                     end
-            when 'future_date' then 'date ' || transaction_date::varchar || ' is after the as-of date'
+            when 'future_date' then 'date ' || transaction_date::string || ' is after the as-of date'
         end as detail
 
     from checked

@@ -1,6 +1,8 @@
 -- Every transaction the features and analytics read: the JSON feed, and the CSV statement rows that
 -- are accepted and not a duplicate of the feed or of an earlier statement (docs/statements.md).
 -- The one place statements join the transaction flow; both sides use the spendsense sign convention.
+-- A table on Spark: the statement verdicts read it back as Parquet (lib/core/marts_reader.py).
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 with feed_transactions as (
 
     select * from {{ ref('stg_spendsense__transactions') }}
@@ -59,12 +61,12 @@ from_statements as (
         statement_transactions.transaction_date,
         statement_transactions.amount,
         statement_transactions.description_text as merchant_name,
-        null::varchar as merchant_entity_id,
-        null::varchar as payment_channel,
+        cast(null as string) as merchant_entity_id,
+        cast(null as string) as payment_channel,
         statement_transactions.category_primary,
         statement_transactions.category_detailed,
         statement_transactions.is_pending,
-        null::timestamp as created_at,
+        cast(null as timestamp) as created_at,
         statement_transactions.is_outflow,
         statement_transactions.is_transfer_like,
         statement_transactions.is_credit_card_payment,

@@ -37,7 +37,7 @@ gapped as (
 
     select
         *,
-        transaction_date - lag(transaction_date) over by_user as gap_days,
+        {{ days_between('lag(transaction_date) over by_user', 'transaction_date') }} as gap_days,
         -- Semi-monthly pay keeps its two days of the month. Comparing each payday with the one four
         -- paydays (two months) back separates it from biweekly pay, which drifts 3-5 days in those
         -- 56 days. Distance on a 31-day circle: a 1st moved back to the 31st is 1 day off.

@@ -1,8 +1,12 @@
 -- Rebuilt from the whole history each run (not incremental): a backfilled day changes the
 -- transitions into it and out of it.
 
-{%- set criteria_type = '[{"persona": "VARCHAR", "criteria": [{"feature": "VARCHAR", "value": "JSON",'
-    ~ ' "operator": "VARCHAR", "threshold": "JSON", "satisfied": "BOOLEAN"}]}]' %}
+{%- set criteria_type = {
+    'duckdb': '[{"persona": "VARCHAR", "criteria": [{"feature": "VARCHAR", "value": "JSON",'
+        ~ ' "operator": "VARCHAR", "threshold": "JSON", "satisfied": "BOOLEAN"}]}]',
+    'spark': 'array<struct<persona: string, criteria: array<struct<feature: string, value: variant,'
+        ~ ' operator: string, threshold: variant, satisfied: boolean>>>>',
+} %}
 
 with history as (
 
@@ -43,7 +47,7 @@ persona_criteria as (
         window_days,
         to_as_of_date,
         'from' as side,
-        unnest(from_json(from_criteria, '{{ criteria_type }}')) as persona_rule
+        {{ explode_array(parse_json_as('from_criteria', criteria_type)) }} as persona_rule
     from transitions
     union all
     select
@@ -51,7 +55,7 @@ persona_criteria as (
         window_days,
         to_as_of_date,
         'to' as side,
-        unnest(from_json(to_criteria, '{{ criteria_type }}')) as persona_rule
+        {{ explode_array(parse_json_as('to_criteria', criteria_type)) }} as persona_rule
     from transitions
 
 ),
@@ -59,12 +63,12 @@ persona_criteria as (
 criteria_listed as (
 
     select
-        user_id,
-        window_days,
-        to_as_of_date,
-        side,
-        persona_rule['persona'] as persona,
-        unnest(persona_rule['criteria']) as criterion
+        persona_criteria.user_id,
+        persona_criteria.window_days,
+        persona_criteria.to_as_of_date,
+        persona_criteria.side,
+        persona_criteria.persona_rule.persona,
+        {{ explode_array('persona_criteria.persona_rule.criteria') }} as criterion
     from persona_criteria
 
 ),
@@ -72,16 +76,16 @@ criteria_listed as (
 criteria as (
 
     select
-        user_id,
-        window_days,
-        to_as_of_date,
-        side,
-        persona,
-        criterion['feature'] as feature,
-        criterion['operator'] as comparison,
-        criterion['threshold'] as threshold,
-        criterion['value'] as feature_value,
-        criterion['satisfied'] as is_satisfied
+        criteria_listed.user_id,
+        criteria_listed.window_days,
+        criteria_listed.to_as_of_date,
+        criteria_listed.side,
+        criteria_listed.persona,
+        criteria_listed.criterion.feature,
+        criteria_listed.criterion.operator as comparison,
+        criteria_listed.criterion.threshold,
+        criteria_listed.criterion.value as feature_value,
+        criteria_listed.criterion.satisfied as is_satisfied
     from criteria_listed
 
 ),
@@ -93,18 +97,15 @@ crossings as (
         earlier.user_id,
         earlier.window_days,
         earlier.to_as_of_date,
-        list(
-            struct_pack(
-                persona := earlier.persona,
-                feature := earlier.feature,
-                operator := earlier.comparison,
-                threshold := earlier.threshold,
-                from_value := earlier.feature_value,
-                to_value := later.feature_value,
-                satisfied_now := later.is_satisfied
-            )
-            order by earlier.persona, earlier.feature
-        ) as crossed
+        {{ ordered_struct_list_agg([
+            ('persona', 'earlier.persona'),
+            ('feature', 'earlier.feature'),
+            ('operator', 'earlier.comparison'),
+            ('threshold', 'earlier.threshold'),
+            ('from_value', 'earlier.feature_value'),
+            ('to_value', 'later.feature_value'),
+            ('satisfied_now', 'later.is_satisfied'),
+        ], ['persona', 'feature']) }} as crossed
 
     from criteria as earlier
     inner join criteria as later
@@ -115,7 +116,7 @@ crossings as (
         and earlier.persona = later.persona
         and earlier.feature = later.feature
         and earlier.comparison = later.comparison
-        and earlier.threshold = later.threshold
+        and {{ json_comparable('earlier.threshold') }} = {{ json_comparable('later.threshold') }}
     where
         earlier.side = 'from'
         and later.side = 'to'
@@ -134,10 +135,10 @@ final as (
         transitions.from_persona,
         transitions.to_persona,
         coalesce(
-            list_sort(list_distinct(list_transform(crossings.crossed, crossing -> crossing.feature))),
-            []
-        )::varchar[] as crossed_features,
-        coalesce(to_json(crossings.crossed), '[]')::varchar as crossed_thresholds
+            {{ array_distinct_sorted(array_transform('crossings.crossed', 'crossing', 'crossing.feature')) }},
+            {{ empty_string_array() }}
+        ) as crossed_features,
+        coalesce(cast(to_json(crossings.crossed) as string), '[]') as crossed_thresholds
 
     from transitions
     left join crossings

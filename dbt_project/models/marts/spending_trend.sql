@@ -24,7 +24,7 @@ calendar as (
 
     select
         user_id,
-        cast(unnest(generate_series(first_month, last_month, interval 1 month)) as date) as month_start
+        {{ month_starts('first_month', 'last_month') }}
 
     from user_months
 

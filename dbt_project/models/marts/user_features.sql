@@ -63,6 +63,8 @@ customer_windows as (
 
 joined as (
 
+    -- Money to cents, ratios to 4 decimals, before any flag or rule reads them: the numbers a
+    -- rationale quotes are the numbers the rules compared.
     select
         customer_windows.user_id,
         customer_windows.window_days,
@@ -70,31 +72,31 @@ joined as (
         customer_windows.window_start_date,
         customer_windows.lookback_days,
         customer_windows.months,
-        coalesce(transaction_aggregates.total_spend, 0) as total_spend,
+        round(coalesce(transaction_aggregates.total_spend, 0), 2) as total_spend,
         coalesce(transaction_aggregates.transaction_count, 0) as transaction_count,
-        coalesce(transaction_aggregates.net_savings_flow, 0) as net_savings_flow,
-        coalesce(transaction_aggregates.payroll_income, 0) as payroll_income,
+        round(coalesce(transaction_aggregates.net_savings_flow, 0), 2) as net_savings_flow,
+        round(coalesce(transaction_aggregates.payroll_income, 0), 2) as payroll_income,
         coalesce(transaction_aggregates.interest_charges_present, false) as interest_charges_present,
         coalesce(
             transaction_aggregates.overdraft_or_late_fee_present, false
         ) as overdraft_or_late_fee_present,
         coalesce(recurring_summary.recurring_merchants, 0) as recurring_merchants,
-        coalesce(recurring_summary.monthly_recurring_spend, 0) as monthly_recurring_spend,
-        coalesce(recurring_summary.recurring_spend_in_window, 0) as recurring_spend_in_window,
-        coalesce(accounts.total_savings_balance, 0) as total_savings_balance,
-        coalesce(accounts.checking_balance, 0) as checking_balance,
+        round(coalesce(recurring_summary.monthly_recurring_spend, 0), 2) as monthly_recurring_spend,
+        round(coalesce(recurring_summary.recurring_spend_in_window, 0), 2) as recurring_spend_in_window,
+        round(coalesce(accounts.total_savings_balance, 0), 2) as total_savings_balance,
+        round(coalesce(accounts.checking_balance, 0), 2) as checking_balance,
         coalesce(accounts.investment_account_detected, false) as investment_account_detected,
         coalesce(accounts.credit_card_count, 0) as credit_card_count,
-        accounts.avg_utilization,
-        accounts.max_utilization,
+        round(accounts.avg_utilization, 4) as avg_utilization,
+        round(accounts.max_utilization, 4) as max_utilization,
         coalesce(accounts.minimum_payment_only_flag, false) as minimum_payment_only_flag,
         coalesce(accounts.any_overdue, false) as any_overdue,
-        coalesce(accounts.estimated_monthly_interest, 0) as estimated_monthly_interest,
+        round(coalesce(accounts.estimated_monthly_interest, 0), 2) as estimated_monthly_interest,
         coalesce(payroll.payroll_detected, false) as payroll_detected,
         coalesce(payroll.payroll_deposit_count, 0) as payroll_deposit_count,
         payroll.median_pay_gap_days,
         payroll.pay_frequency,
-        payroll.income_variability
+        round(payroll.income_variability, 4) as income_variability
 
     from customer_windows
     left join transaction_aggregates
@@ -111,29 +113,6 @@ joined as (
 
 ),
 
-rounded as (
-
-    -- Money to cents, ratios to 4 decimals, before any flag or rule reads them: the numbers a
-    -- rationale quotes are the numbers the rules compared.
-    select
-        * replace (
-            round(total_spend, 2) as total_spend,
-            round(net_savings_flow, 2) as net_savings_flow,
-            round(payroll_income, 2) as payroll_income,
-            round(monthly_recurring_spend, 2) as monthly_recurring_spend,
-            round(recurring_spend_in_window, 2) as recurring_spend_in_window,
-            round(total_savings_balance, 2) as total_savings_balance,
-            round(checking_balance, 2) as checking_balance,
-            round(avg_utilization, 4) as avg_utilization,
-            round(max_utilization, 4) as max_utilization,
-            round(estimated_monthly_interest, 2) as estimated_monthly_interest,
-            round(income_variability, 4) as income_variability
-        )
-
-    from joined
-
-),
-
 derived as (
 
     select
@@ -144,7 +123,7 @@ derived as (
         -- Balance at window start = balance now - net flow in the window (docs/features.md).
         total_savings_balance - net_savings_flow as savings_start_balance
 
-    from rounded
+    from joined
 
 ),
 

@@ -4,6 +4,28 @@
 {%- set all_criteria = [] %}
 {%- for rule in personas %}{% do all_criteria.extend(rule.groups | sum(start=[])) %}{% endfor %}
 {%- set fee_window = var('persona_wealth_builder_fee_free_window_days') %}
+{#- Per persona: the SQL of its criteria list (feature, value and threshold as JSON, satisfied), the
+    name of its match column, and its (persona, criteria) struct for the `criteria` column. -#}
+{%- set criteria_arrays = {} %}
+{%- set persona_match_columns = [] %}
+{%- set persona_criteria = [] %}
+{%- for rule in personas %}
+{%- set criterion_structs = [] %}
+{%- for criterion in rule.groups | sum(start=[]) %}
+{%- do criterion_structs.append(make_struct([
+    ('feature', "'" ~ criterion.feature ~ "'"),
+    ('value', json_value(criterion.value)),
+    ('operator', "'" ~ criterion.operator ~ "'"),
+    ('threshold', json_value(criterion.threshold)),
+    ('satisfied', 'is_' ~ criterion.name ~ '_satisfied'),
+])) %}
+{%- endfor %}
+{%- do criteria_arrays.update({rule.persona: make_array(criterion_structs)}) %}
+{%- do persona_match_columns.append(rule.persona ~ '_match') %}
+{%- do persona_criteria.append(make_struct([
+    ('persona', "'" ~ rule.persona ~ "'"), ('criteria', rule.persona ~ '_criteria')
+])) %}
+{%- endfor %}
 
 with features as (
 
@@ -162,17 +184,7 @@ criteria_listed as (
     -- match, and (all personas) what persona_transitions compares between two dates.
     select
         {%- for rule in personas %}
-        [
-            {%- for criterion in rule.groups | sum(start=[]) %}
-            struct_pack(
-                feature := '{{ criterion.feature }}',
-                value := to_json({{ criterion.value }}),
-                operator := '{{ criterion.operator }}',
-                threshold := to_json({{ criterion.threshold }}),
-                satisfied := is_{{ criterion.name }}_satisfied
-            ),
-            {%- endfor %}
-        ] as {{ rule.persona }}_criteria,
+        {{ criteria_arrays[rule.persona] }} as {{ rule.persona }}_criteria,
         {%- endfor %}
         *
 
@@ -187,12 +199,12 @@ persona_matches as (
         {%- for rule in personas %}
         case
             when is_{{ rule.persona }} then
-                struct_pack(
-                    priority := {{ rule.persona }}_priority,
-                    persona := '{{ rule.persona }}',
-                    confidence := {{ rule.persona }}_confidence,
-                    criteria := {{ rule.persona }}_criteria
-                )
+                {{ make_struct([
+                    ('priority', rule.persona ~ '_priority'),
+                    ('persona', "'" ~ rule.persona ~ "'"),
+                    ('confidence', rule.persona ~ '_confidence'),
+                    ('criteria', rule.persona ~ '_criteria'),
+                ]) }}
         end as {{ rule.persona }}_match,
         {%- endfor %}
         *
@@ -205,16 +217,9 @@ matches_ranked as (
 
     -- The matches sorted by the registry's priority (the structs' first field).
     select
-        list_sort(
-            list_filter(
-                [
-                    {%- for rule in personas %}
-                    {{ rule.persona }}_match,
-                    {%- endfor %}
-                ],
-                lambda matched: matched is not null
-            )
-        ) as matches,
+        {{ array_sort_by_first_field(
+            array_filter(make_array(persona_match_columns), 'matched', 'matched is not null'), 'priority'
+        ) }} as matches,
         *
 
     from persona_matches
@@ -225,9 +230,9 @@ assigned as (
 
     select
         *,
-        list_transform(matches, lambda matched: matched['persona']) as matched_personas,
+        {{ array_transform('matches', 'matched', 'matched.persona') }} as matched_personas,
         case
-            when len(matches) > 0 then matches[1]['confidence']
+            when {{ array_size('matches') }} > 0 then {{ array_first('matches') }}.confidence
             -- The fallback: how far the customer is from every rule.
             else
                 round(
@@ -239,22 +244,15 @@ assigned as (
                     4
                 )
         end as confidence,
-        to_json(
-            list_transform(
-                matches,
-                lambda matched: struct_pack(
-                    persona := matched['persona'],
-                    priority := matched['priority'],
-                    confidence := matched['confidence'],
-                    criteria := matched['criteria']
-                )
-            )
-        )::varchar as reasoning,
-        to_json([
-            {%- for rule in personas %}
-            struct_pack(persona := '{{ rule.persona }}', criteria := {{ rule.persona }}_criteria),
-            {%- endfor %}
-        ])::varchar as criteria
+        cast(to_json(
+            {{ array_transform('matches', 'matched', make_struct([
+                ('persona', 'matched.persona'),
+                ('priority', 'matched.priority'),
+                ('confidence', 'matched.confidence'),
+                ('criteria', 'matched.criteria'),
+            ])) }}
+        ) as string) as reasoning,
+        cast(to_json({{ make_array(persona_criteria) }}) as string) as criteria
 
     from matches_ranked
 
@@ -266,7 +264,7 @@ final as (
         user_id,
         window_days,
         as_of_date,
-        coalesce(matched_personas[1], fallback_persona) as persona,
+        coalesce({{ array_first('matched_personas') }}, fallback_persona) as persona,
         matched_personas,
         confidence,
         reasoning,

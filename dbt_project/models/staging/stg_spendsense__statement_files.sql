@@ -18,7 +18,7 @@ renamed as (
         -- '.' or ',' from mapping.json; null: decided from the file's values.
         decimal_separator,
         sign_convention = 'outflow_positive' as is_outflow_positive,
-        json_extract_string(column_roles, '$.amount') is not null as has_amount_column,
+        {{ json_string_field('column_roles', 'amount') }} is not null as has_amount_column,
         -- The plausibility bounds of transaction amounts (docs/ingest.md), recorded by the ingest.
         max_abs_amount,
         min_abs_amount,

@@ -10,7 +10,7 @@ with expected as (
         windows.window_days
 
     from {{ customers }} as customers
-    cross join (select unnest([{{ var('window_days') | join(', ') }}]) as window_days) as windows
+    cross join (values ({{ var('window_days') | join('), (') }})) as windows (window_days)
     where customers.is_customer
 
 ),

@@ -22,6 +22,10 @@ CATALOG_PATH = PROJECT_ROOT / "data" / "product_catalog.json"
 # Plaid's own convention is the opposite (positive = outflow); "plaid" flips the sign in staging.
 AMOUNT_CONVENTIONS = ("spendsense", "plaid")
 
+# docs/scaling.md, "Engines": where dbt builds the models. duckdb: in the warehouse file (the default);
+# spark: on Spark (dbt's `spark` target), the raw inputs and the marts as Parquet under `<warehouse>.spark/`.
+ENGINES = ("duckdb", "spark")
+
 # Secrets, by settings field: each is read from this environment variable, and Dagster resources take
 # it as `dg.EnvVar(<name>)` so that its value never shows in the UI (docs/orchestration.md).
 SECRET_ENV_VARS = {
@@ -146,6 +150,13 @@ class Settings:
     duckdb_temp_directory: Path | None = None
     # Steps the recommendation stage fans out into (SPENDSENSE_RECOMMENDATION_SHARDS; docs/scaling.md)
     recommendation_shards: int = 1
+    # dbt's engine (SPENDSENSE_ENGINE): "duckdb" or "spark" (docs/scaling.md, "Engines")
+    engine: str = "duckdb"
+
+    @property
+    def spark_warehouse_dir(self) -> Path:
+        """Spark's warehouse (Parquet table folders), metastore and raw inputs, beside the DuckDB file."""
+        return Path(f"{self.warehouse_path}.spark")
 
     @property
     def duckdb_config(self) -> dict[str, str]:
@@ -185,6 +196,9 @@ class Settings:
             raise ValueError(
                 f"SPENDSENSE_AMOUNT_CONVENTION must be one of {AMOUNT_CONVENTIONS}, got {convention!r}"
             )
+        engine = env.get("SPENDSENSE_ENGINE", "").strip().lower() or "duckdb"
+        if engine not in ENGINES:
+            raise ValueError(f"SPENDSENSE_ENGINE must be one of {ENGINES}, got {engine!r}")
         temp_dir = env.get("SPENDSENSE_DUCKDB_TEMP_DIR", "").strip()
         export_uri = env.get("SPENDSENSE_EXPORT_URI", "")
         if not export_uri.startswith("s3://"):
@@ -204,6 +218,7 @@ class Settings:
             duckdb_memory_limit=_memory_limit(env),
             duckdb_temp_directory=_path(env, "SPENDSENSE_DUCKDB_TEMP_DIR", "") if temp_dir else None,
             recommendation_shards=_shard_count(env),
+            engine=engine,
             **{name: env.get(variable) or None for name, variable in SECRET_ENV_VARS.items()},
             **{
                 name: _positive_number(env, variable, default, MAX_PLAUSIBILITY_BOUND)
