@@ -191,6 +191,17 @@ def test_masked_account_and_first_name_alone_are_not_pii():
     assert blank_pii.status == "pass"
 
 
+def test_a_date_is_not_an_account_number_but_the_account_digits_still_are():
+    """Read as one run of digits, "2025-07-03" holds "0250", a stretch of account acc_025008's digits."""
+    owner = PII(full_name="Ada Lovelace", email="ada@example.com", account_ids=("acc_025008",))
+    dated = item(content=item()["content"] + " Your next expected charge is around 2025-07-03.")
+    leaked = item(content=item()["content"] + " Your account 0250 08 is charged next.")
+
+    assert check_item(dated, facts=FACTS, pii=owner, consent_now=True, offer_eligible=None).status == "pass"
+    leaked_result = check_item(leaked, facts=FACTS, pii=owner, consent_now=True, offer_eligible=None)
+    assert "pii" in checks_of(leaked_result, "critical")
+
+
 # grounding
 
 

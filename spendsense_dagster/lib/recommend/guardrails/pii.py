@@ -44,6 +44,9 @@ _PHONE = re.compile(
 _SSN = re.compile(rf"{_NOT_BEFORE_NUMBER}(\d{{3}})([\s\-]?)(\d{{2}})\2(\d{{4}}){_NOT_AFTER_NUMBER}")
 _CARD = re.compile(rf"{_NOT_BEFORE_NUMBER}\d(?:[\s\-]?\d){{12,18}}{_NOT_AFTER_NUMBER}")
 _DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[\s\-]?\d)*(?!\d)")
+# An ISO date is not an account number: read as one digit run, "2025-07-03" holds "0250", a stretch
+# of account acc_025008 (seen at 10,000 generated users, where it blocked a renewal reminder).
+_ISO_DATE = re.compile(r"(?<!\d)(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)")
 _FOUR_DIGITS = re.compile(r"\d[\s\-]?\d[\s\-]?\d[\s\-]?\d")
 
 
@@ -155,7 +158,7 @@ def _digits(text: str) -> str:
 def _shows_account_digits(normalised: str, windows: frozenset[str]) -> bool:
     if not windows:
         return False
-    for match in _DIGIT_RUN.finditer(normalised):
+    for match in _DIGIT_RUN.finditer(_ISO_DATE.sub(" ", normalised)):
         run = _digits(match.group(0))
         if any(run[i : i + MASK_DIGITS] in windows for i in range(len(run) - MASK_DIGITS + 1)):
             return True
