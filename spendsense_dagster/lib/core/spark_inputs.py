@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from spendsense_dagster.lib.core.sql import quote_identifier
+from spendsense_dagster.lib.core.sql import quote_identifier, sql_string
 
 # dbt's raw sources (dbt_project/models/staging/_sources.yml), in the order the ingest writes them.
 RAW_SOURCE_TABLES = (
@@ -46,8 +46,8 @@ def write_spark_inputs(con: duckdb.DuckDBPyConnection, warehouse_path: Path) -> 
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         # Spark reads the folder; one file keeps a small table one task.
-        target = str(staging / "part-0.parquet").replace("'", "''")
-        con.execute(f"copy (select * from {relation}) to '{target}' (format parquet)")
+        target = sql_string(str(staging / "part-0.parquet"))
+        con.execute(f"copy (select * from {relation}) to {target} (format parquet)")
         counts[table] = con.execute(f"select count(*) from {relation}").fetchone()[0]
         previous = root / f".{table}.old"
         shutil.rmtree(previous, ignore_errors=True)

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import pyarrow as pa
 
+from spendsense_dagster.lib.core.warehouse import create_table_from_arrow
 from spendsense_dagster.lib.recommend.guardrails import (
     PII,
     catalog_grounding,
@@ -240,14 +241,6 @@ def call_rows(results: Sequence[GenerationResult]) -> list[dict]:
     ]
 
 
-def _replace_table(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    con.register("incoming_rows", table)
-    try:
-        con.execute(f"create or replace table {name} as select * from incoming_rows")
-    finally:
-        con.unregister("incoming_rows")
-
-
 def write_recommendations(
     con: duckdb.DuckDBPyConnection, recommendations: pa.Table, llm_calls: pa.Table
 ) -> None:
@@ -257,8 +250,8 @@ def write_recommendations(
     con.execute("create schema if not exists recs")
     con.execute("begin transaction")
     try:
-        _replace_table(con, "recs.recommendations", recommendations)
-        _replace_table(con, "recs.llm_calls", llm_calls)
+        create_table_from_arrow(con, "recs.recommendations", recommendations)
+        create_table_from_arrow(con, "recs.llm_calls", llm_calls)
         con.execute(
             """
             create or replace table recs.generation_failures as
