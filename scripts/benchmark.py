@@ -78,8 +78,9 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, int, float, fl
     unlike wall time: compare them between runs made on a busy machine."""
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    # stdout too: `spendsense run` prints a failed step's error there.
     process = subprocess.Popen(
-        command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     peak, loads = 0, []
     done = threading.Event()
@@ -93,13 +94,13 @@ def _run(command: list[str], env: dict[str, str]) -> tuple[float, int, float, fl
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    _, stderr = process.communicate()
+    output, _ = process.communicate()
     done.set()
     poller.join()
     elapsed = time.perf_counter() - started
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{stderr.decode()[-3000:]}")
+        raise RuntimeError(f"{' '.join(command)} failed:\n{output.decode()[-3000:]}")
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     return elapsed, peak, cpu, sum(loads) / max(len(loads), 1)
 
@@ -138,6 +139,8 @@ def bench(users: int, runs: int) -> dict[str, float]:
     raw_dir, warehouse = folder / "raw", folder / "spendsense.duckdb"
     dagster_home = folder / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
+    # No instance file: Dagster prints a telemetry banner into every run's output.
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {
         **os.environ,
         "SPENDSENSE_RAW_DIR": str(raw_dir),
