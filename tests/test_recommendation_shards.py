@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from rich.console import Console
 from spendsense_dagster.definitions import build_definitions
 from spendsense_dagster.defs.recommend import RECS_KEY
 from spendsense_dagster.defs.resources import SpendSenseResource
-from spendsense_dagster.lib.core.settings import MAX_RECOMMENDATION_SHARDS, Settings
+from spendsense_dagster.lib.core.settings import MAX_GUARDRAIL_WORKERS, MAX_RECOMMENDATION_SHARDS, Settings
+from spendsense_dagster.lib.recommend import assemble
 from spendsense_dagster.lib.recommend.shards import shard_of, users_of_shard
 from spendsense_dagster.lib.review.consent_log import ConsentChange, consent_log_path
 from spendsense_dagster.lib.review.jsonl_log import append_jsonl, utc_now_iso
@@ -82,6 +84,15 @@ def test_the_shard_count_defaults_to_one_and_reaches_the_resource():
 def test_a_bad_shard_count_is_refused_with_the_variable_named(text: str):
     with pytest.raises(ValueError, match=r"SPENDSENSE_RECOMMENDATION_SHARDS must be a whole number from 1"):
         Settings.from_env({"SPENDSENSE_RECOMMENDATION_SHARDS": text})
+
+
+def test_guardrail_workers_default_to_the_usable_cpus_and_reach_the_resource():
+    assert Settings.from_env({}).guardrail_workers == min(len(os.sched_getaffinity(0)), MAX_GUARDRAIL_WORKERS)
+    settings = Settings.from_env({"SPENDSENSE_GUARDRAIL_WORKERS": "3"})
+    assert SpendSenseResource.from_settings(settings).settings.guardrail_workers == 3
+    for text in ["0", "1.5", "many", str(MAX_GUARDRAIL_WORKERS + 1)]:
+        with pytest.raises(ValueError, match=r"SPENDSENSE_GUARDRAIL_WORKERS must be a whole number from 1"):
+            Settings.from_env({"SPENDSENSE_GUARDRAIL_WORKERS": text})
 
 
 # --- the stage, 1 shard against 4 -----------------------------------------------------------------
@@ -170,6 +181,29 @@ def test_more_shards_give_the_same_table_as_one(one_shard_workspace: Path, tmp_p
     assert all(check.passed for check in result.get_asset_check_evaluations())
     # The shard files served their purpose: the run's folder is gone once the combine committed.
     assert not any((tmp_path / "warehouse" / "shards").glob("*/*.parquet"))
+
+
+def test_guardrails_in_worker_processes_give_the_same_table_as_one_process(
+    one_shard_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The fixture ran the checks in the step's process (40 users are below the workers' minimum);
+    here three worker processes check a slice of the users each."""
+    copy_workspace(one_shard_workspace, tmp_path)
+    expected = _tables(one_shard_workspace)
+    assert len({call[0] for call in expected[1]}) >= 3 * 3  # every worker gets several users
+    monkeypatch.setattr(assemble, "MIN_USERS_FOR_WORKERS", 1)
+    spawned = []
+    real_pool = assemble.ProcessPoolExecutor
+
+    def counting_pool(*args, **kwargs):
+        spawned.append(kwargs["max_workers"])
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(assemble, "ProcessPoolExecutor", counting_pool)
+    with environment(**workspace_env(tmp_path, tmp_path / "raw", SPENDSENSE_GUARDRAIL_WORKERS="3")):
+        _recommendations_only()
+    assert spawned == [3]
+    assert _tables(tmp_path) == expected
 
 
 def test_four_shards_give_the_same_items_as_one_through_the_openai_client(

@@ -136,7 +136,15 @@ def generate_shard(spendsense: SpendSenseResource, task: ShardTask) -> ShardFile
             consent_now=_consent_now(con, settings.review_dir),
             products=products_by_id(con),
         )
-    rows = assemble_rows(contexts, results, offers, inputs, as_of=as_of, generated_at=utc_now())
+    rows = assemble_rows(
+        contexts,
+        results,
+        offers,
+        inputs,
+        as_of=as_of,
+        generated_at=utc_now(),
+        workers=settings.guardrail_workers,
+    )
     recommendations_path, calls_path = write_shard(Path(task.folder), task.index, rows, call_rows(results))
     return ShardFiles(
         index=task.index,

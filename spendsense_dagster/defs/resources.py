@@ -52,6 +52,7 @@ class SpendSenseResource(dg.ConfigurableResource):
     duckdb_memory_limit: str = Settings.duckdb_memory_limit
     duckdb_temp_directory: str | None = None
     recommendation_shards: int = Settings.recommendation_shards
+    guardrail_workers: int = Settings.guardrail_workers
     engine: str = Settings.engine
 
     @classmethod

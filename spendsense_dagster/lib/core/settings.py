@@ -53,6 +53,9 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
 # Recommendation shards (docs/scaling.md): the stage fans out into this many steps, users assigned by a
 # stable hash of user_id. The bound keeps a typo from planning thousands of steps.
 MAX_RECOMMENDATION_SHARDS = 1024
+# Processes that run the guardrail checks of one shard step (docs/performance.md); by default one per
+# CPU this process may use.
+MAX_GUARDRAIL_WORKERS = 64
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -93,16 +96,17 @@ def _iso_date(env: dict[str, str], name: str) -> str | None:
         raise ValueError(f"{name} must be a date as YYYY-MM-DD, got {text!r}") from None
 
 
-def _shard_count(env: dict[str, str]) -> int:
-    text = env.get("SPENDSENSE_RECOMMENDATION_SHARDS", "").strip()
+def _whole_number(env: dict[str, str], name: str, default: int, maximum: int) -> int:
+    text = env.get(name, "").strip()
     if not text:
-        return 1
-    if not text.isdigit() or not 1 <= int(text) <= MAX_RECOMMENDATION_SHARDS:
-        raise ValueError(
-            "SPENDSENSE_RECOMMENDATION_SHARDS must be a whole number from 1 to"
-            f" {MAX_RECOMMENDATION_SHARDS}, got {text!r}"
-        )
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ValueError(f"{name} must be a whole number from 1 to {maximum}, got {text!r}")
     return int(text)
+
+
+def _usable_cpus() -> int:
+    return min(len(os.sched_getaffinity(0)), MAX_GUARDRAIL_WORKERS)
 
 
 def _memory_limit(env: dict[str, str]) -> str:
@@ -150,6 +154,8 @@ class Settings:
     duckdb_temp_directory: Path | None = None
     # Steps the recommendation stage fans out into (SPENDSENSE_RECOMMENDATION_SHARDS; docs/scaling.md)
     recommendation_shards: int = 1
+    # Processes checking one shard's items (SPENDSENSE_GUARDRAIL_WORKERS; docs/performance.md)
+    guardrail_workers: int = 1
     # dbt's engine (SPENDSENSE_ENGINE): "duckdb" or "spark" (docs/scaling.md, "Engines")
     engine: str = "duckdb"
 
@@ -217,7 +223,12 @@ class Settings:
             partitions_start=_iso_date(env, "SPENDSENSE_PARTITIONS_START"),
             duckdb_memory_limit=_memory_limit(env),
             duckdb_temp_directory=_path(env, "SPENDSENSE_DUCKDB_TEMP_DIR", "") if temp_dir else None,
-            recommendation_shards=_shard_count(env),
+            recommendation_shards=_whole_number(
+                env, "SPENDSENSE_RECOMMENDATION_SHARDS", 1, MAX_RECOMMENDATION_SHARDS
+            ),
+            guardrail_workers=_whole_number(
+                env, "SPENDSENSE_GUARDRAIL_WORKERS", _usable_cpus(), MAX_GUARDRAIL_WORKERS
+            ),
             engine=engine,
             **{name: env.get(variable) or None for name, variable in SECRET_ENV_VARS.items()},
             **{

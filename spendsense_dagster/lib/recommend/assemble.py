@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -34,6 +36,9 @@ from spendsense_dagster.lib.recommend.offers import OfferItem, is_offer_eligible
 OFFER_GENERATOR = "catalog"
 OFFER_MODEL = "catalog-rules-v1"
 MAX_EDUCATION_ITEMS = 3
+# Below this many users the guardrails run in the step's own process: a worker process needs about a
+# second to start and import the checks, and 500 users' items take a few seconds to check.
+MIN_USERS_FOR_WORKERS = 500
 
 RECOMMENDATION_SCHEMA = pa.schema(
     [
@@ -140,11 +145,60 @@ def assemble_rows(
     *,
     as_of: date,
     generated_at: datetime,
+    workers: int = 1,
 ) -> list[dict]:
-    """2–3 education items and 1–2 offers per user, each with its guardrail status and findings."""
-    offers_by_user: dict[str, list[OfferItem]] = {}
+    """2–3 education items and 1–2 offers per user, each with its guardrail status and findings.
+
+    The checks are pure Python and take milliseconds per item, so with `workers` > 1 and enough users
+    they run in that many processes, each on a contiguous slice of the users. The rows are the same,
+    in the same order, as in one process.
+    """
+    if workers <= 1 or len(contexts) < MIN_USERS_FOR_WORKERS:
+        return _assemble(contexts, results, offers, inputs, as_of, generated_at)
+    size = -(-len(contexts) // workers)  # ceiling: every user in exactly one slice
+    offers_by_user = _offers_by_user(offers)
+    slices = []
+    for start in range(0, len(contexts), size):
+        users = [context.user_id for context in contexts[start : start + size]]
+        slices.append(
+            (
+                contexts[start : start + size],
+                results[start : start + size],
+                [offer for user_id in users for offer in offers_by_user.get(user_id, [])],
+                UserInputs(
+                    pii={u: inputs.pii[u] for u in users if u in inputs.pii},
+                    consent_now={u: inputs.consent_now[u] for u in users if u in inputs.consent_now},
+                    products=inputs.products,
+                ),
+                as_of,
+                generated_at,
+            )
+        )
+    # spawn, not fork: the step's process has threads (DuckDB's, Dagster's) that a fork would copy
+    # mid-work; a fresh interpreter imports only this module.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(slices), mp_context=context) as pool:
+        parts = list(pool.map(_assemble, *zip(*slices, strict=True)))
+    return [row for part in parts for row in part]
+
+
+def _offers_by_user(offers: Sequence[OfferItem]) -> dict[str, list[OfferItem]]:
+    by_user: dict[str, list[OfferItem]] = {}
     for offer in offers:
-        offers_by_user.setdefault(offer.user_id, []).append(offer)
+        by_user.setdefault(offer.user_id, []).append(offer)
+    return by_user
+
+
+def _assemble(
+    contexts: Sequence[UserContext],
+    results: Sequence[GenerationResult],
+    offers: Sequence[OfferItem],
+    inputs: UserInputs,
+    as_of: date,
+    generated_at: datetime,
+) -> list[dict]:
+    """assemble_rows in one process."""
+    offers_by_user = _offers_by_user(offers)
     rows = []
     for context, result in zip(contexts, results, strict=True):
         if result.failed:
