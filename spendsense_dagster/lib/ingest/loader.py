@@ -313,7 +313,10 @@ def _insert_file(
     tolerant: bool,
 ) -> int:
     relation = record_fields_sql(con, source, spec.field_names, tolerant=tolerant)
-    return con.execute(stage_file_sql(spec, relation, source.name, first_pos, bounds)).fetchall()[0][0]
+    sql = stage_file_sql(
+        spec, relation, source.name, first_pos, bounds, numbered_on_one_thread=source.format != "parquet"
+    )
+    return con.execute(sql).fetchall()[0][0]
 
 
 def _default_as_of(con: duckdb.DuckDBPyConnection, spec: EntitySpec, today: date) -> date:
