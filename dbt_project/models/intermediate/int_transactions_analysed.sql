@@ -1,3 +1,6 @@
+-- A table: four marts and two data tests read it; as a view, each recomputed it (docs/performance.md).
+{{ config(materialized='table') }}
+
 -- Posted transactions of consenting customers up to the as-of date, shaped for the analytics marts
 -- (docs/statements.md): month, category label, merchant key, spend and pay amounts. Spend and pay
 -- follow the feature rules (docs/features.md): pay is a payroll-like credit on a cash account.
