@@ -175,7 +175,8 @@ def assemble_rows(
             )
         )
     # spawn, not fork: the step's process has threads (DuckDB's, Dagster's) that a fork would copy
-    # mid-work; a fresh interpreter imports only this module.
+    # mid-work. A spawned worker imports this module and the main module (which, as multiprocessing
+    # requires, must guard its own entry point with `if __name__ == "__main__"`; the CLIs do).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=context) as pool:
         parts = list(pool.map(_assemble, *zip(*slices, strict=True)))
