@@ -41,9 +41,18 @@ install-spark: $(VENV)/.installed-spark
 # Dagster loads dbt models from the manifest: build it explicitly before anything imports the definitions.
 # The warehouse path is part of dbt's parse state: parsing against the one `spendsense run` uses lets
 # the first run keep this parse (docs/performance.md).
+DBT_PARSE = cd dbt_project && SPENDSENSE_WAREHOUSE="$${SPENDSENSE_WAREHOUSE:-$(CURDIR)/data/warehouse/spendsense.duckdb}" \
+	$(DBT) parse --profiles-dir . --quiet
 manifest: install
-	cd dbt_project && SPENDSENSE_WAREHOUSE="$${SPENDSENSE_WAREHOUSE:-$(CURDIR)/data/warehouse/spendsense.duckdb}" \
-		$(DBT) parse --profiles-dir . --quiet
+	$(DBT_PARSE)
+
+# Lint only loads the definitions from the manifest: it parses (about 12 s) only when there is none or
+# a dbt file is newer.
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests dbt_project/seeds -type f) \
+	dbt_project/dbt_project.yml dbt_project/profiles.yml
+$(MANIFEST): $(DBT_SOURCES) | install
+	$(DBT_PARSE)
 
 data: install
 	@test -f data/raw/synthetic_users.json || $(BIN)/spendsense generate --out data/raw
@@ -98,12 +107,14 @@ bench-large: install-dev manifest
 	$(BIN)/python scripts/benchmark.py --runs 1 100000
 
 # ruff (rules in pyproject.toml), sqlfluff on the dbt project, and Dagster's own check of the definitions.
-lint: install-dev manifest
+# sqlfluff (both cores, about 40 s) and Dagster's check (mostly imports, about 10 s) run side by side;
+# either failing fails lint. sqlfluff reads the dbt templater setting only from dbt_project/.sqlfluff.
+lint: install-dev $(MANIFEST)
 	$(BIN)/ruff check spendsense_dagster tests scripts
 	$(BIN)/ruff format --check spendsense_dagster tests scripts
-	# sqlfluff reads the dbt templater setting only from the working directory's .sqlfluff.
-	cd dbt_project && $(CURDIR)/$(BIN)/sqlfluff lint --processes 2 models tests
-	$(BIN)/dagster definitions validate -m spendsense_dagster.definitions
+	cd dbt_project && $(CURDIR)/$(BIN)/sqlfluff lint --processes 2 models tests & sqlfluff=$$!; \
+		$(BIN)/dagster definitions validate -m spendsense_dagster.definitions; validate=$$?; \
+		wait $$sqlfluff && test $$validate = 0
 
 clean:
 	rm -rf $(SCRATCH) data/warehouse data/review data/exports dbt_project/target dbt_project/logs
