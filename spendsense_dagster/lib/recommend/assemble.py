@@ -153,52 +153,10 @@ def assemble_rows(
     they run in that many processes, each on a contiguous slice of the users. The rows are the same,
     in the same order, as in one process.
     """
-    if workers <= 1 or len(contexts) < MIN_USERS_FOR_WORKERS:
-        return _assemble(contexts, results, offers, inputs, as_of, generated_at)
-    size = -(-len(contexts) // workers)  # ceiling: every user in exactly one slice
-    offers_by_user = _offers_by_user(offers)
-    slices = []
-    for start in range(0, len(contexts), size):
-        users = [context.user_id for context in contexts[start : start + size]]
-        slices.append(
-            (
-                contexts[start : start + size],
-                results[start : start + size],
-                [offer for user_id in users for offer in offers_by_user.get(user_id, [])],
-                UserInputs(
-                    pii={u: inputs.pii[u] for u in users if u in inputs.pii},
-                    consent_now={u: inputs.consent_now[u] for u in users if u in inputs.consent_now},
-                    products=inputs.products,
-                ),
-                as_of,
-                generated_at,
-            )
+    if workers > 1 and len(contexts) >= MIN_USERS_FOR_WORKERS:
+        return _assemble_in_workers(
+            _user_slices(contexts, results, offers, inputs, workers), as_of=as_of, generated_at=generated_at
         )
-    # spawn, not fork: the step's process has threads (DuckDB's, Dagster's) that a fork would copy
-    # mid-work. A spawned worker imports this module and the main module (which, as multiprocessing
-    # requires, must guard its own entry point with `if __name__ == "__main__"`; the CLIs do).
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(slices), mp_context=context) as pool:
-        parts = list(pool.map(_assemble, *zip(*slices, strict=True)))
-    return [row for part in parts for row in part]
-
-
-def _offers_by_user(offers: Sequence[OfferItem]) -> dict[str, list[OfferItem]]:
-    by_user: dict[str, list[OfferItem]] = {}
-    for offer in offers:
-        by_user.setdefault(offer.user_id, []).append(offer)
-    return by_user
-
-
-def _assemble(
-    contexts: Sequence[UserContext],
-    results: Sequence[GenerationResult],
-    offers: Sequence[OfferItem],
-    inputs: UserInputs,
-    as_of: date,
-    generated_at: datetime,
-) -> list[dict]:
-    """assemble_rows in one process."""
     offers_by_user = _offers_by_user(offers)
     rows = []
     for context, result in zip(contexts, results, strict=True):
@@ -273,6 +231,52 @@ def _assemble(
                 )
             )
     return rows
+
+
+def _user_slices(
+    contexts: Sequence[UserContext],
+    results: Sequence[GenerationResult],
+    offers: Sequence[OfferItem],
+    inputs: UserInputs,
+    count: int,
+) -> list[tuple]:
+    """(contexts, results, offers, inputs) of `count` contiguous slices of the users, in order."""
+    size = -(-len(contexts) // count)  # ceiling: every user in exactly one slice
+    offers_by_user = _offers_by_user(offers)
+    slices = []
+    for start in range(0, len(contexts), size):
+        users = [context.user_id for context in contexts[start : start + size]]
+        pii = {u: inputs.pii[u] for u in users if u in inputs.pii}
+        consent_now = {u: inputs.consent_now[u] for u in users if u in inputs.consent_now}
+        slices.append(
+            (
+                contexts[start : start + size],
+                results[start : start + size],
+                [offer for user_id in users for offer in offers_by_user.get(user_id, [])],
+                UserInputs(pii=pii, consent_now=consent_now, products=inputs.products),
+            )
+        )
+    return slices
+
+
+def _assemble_in_workers(slices: list[tuple], *, as_of: date, generated_at: datetime) -> list[dict]:
+    """assemble_rows of each slice in its own process; the rows in slice order."""
+    # spawn, not fork: the step's process has threads (DuckDB's, Dagster's) that a fork would copy
+    # mid-work. A spawned worker imports this module and the main module (which, as multiprocessing
+    # requires, must guard its own entry point with `if __name__ == "__main__"`; the CLIs do).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(slices), mp_context=context) as pool:
+        futures = [
+            pool.submit(assemble_rows, *part, as_of=as_of, generated_at=generated_at) for part in slices
+        ]
+        return [row for future in futures for row in future.result()]
+
+
+def _offers_by_user(offers: Sequence[OfferItem]) -> dict[str, list[OfferItem]]:
+    by_user: dict[str, list[OfferItem]] = {}
+    for offer in offers:
+        by_user.setdefault(offer.user_id, []).append(offer)
+    return by_user
 
 
 def call_rows(results: Sequence[GenerationResult]) -> list[dict]:
