@@ -88,9 +88,12 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
 
-# install-spark: the suite includes the Spark engine's tests (tests/test_spark_engine.py, about 4 minutes).
+# install-spark: the suite includes the Spark engine's tests (tests/test_spark_engine.py, about 5 minutes).
+# Two workers, each taking whole test modules (their module fixtures run once), the slowest modules first
+# (tests/conftest.py); `pytest tests/test_x.py` alone stays in one process.
+PYTEST_WORKERS ?= 2
 pytest: install-spark manifest chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint dbt-build pytest
 

@@ -26,6 +26,26 @@ def pytest_configure(config: pytest.Config) -> None:
         subprocess.run([str(dbt), "parse", "--profiles-dir", ".", "--quiet"], cwd=DBT_PROJECT_DIR, check=True)
 
 
+# The modules that take minutes (pipeline runs through the CLI, the Spark engine), slowest first: with
+# `make pytest`'s workers taking whole modules in collection order, starting these first keeps one of
+# them from running alone at the end.
+SLOWEST_MODULES = (
+    "test_spark_engine.py",
+    "test_backfill.py",
+    "test_cli_concurrency.py",
+    "test_statements_pipeline.py",
+    "test_dagster_webserver.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_MODULES.index(name) if name in SLOWEST_MODULES else len(SLOWEST_MODULES)
+
+    items.sort(key=rank)  # stable: the order within a module, and of the other modules, stays
+
+
 @pytest.fixture(scope="session")
 def basic_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """handmade_basic run once through the whole pipeline; tests that change anything use `workspace`."""

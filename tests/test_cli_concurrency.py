@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from spendsense_dagster.lib.core.settings import DBT_PROJECT_DIR
 from spendsense_dagster.lib.review.csv_decisions import DECISION_COLUMNS, UNAPPLIED_CSV_NAME
 from tests.conftest import DATASETS
 from tests.pipeline_runs import copy_workspace, query, workspace_env
@@ -77,26 +76,31 @@ def _type_decisions(queue_csv: Path) -> list[dict[str, str]]:
     return [row for row in rows if row["decision"]]
 
 
-def _new_dbt_log(started: float) -> Path | None:
-    """The dbt.log of the dbt invocation that began after `started` (dagster-dbt gives each its folder)."""
-    folders = [
-        p for p in DBT_PROJECT_DIR.glob("target/spendsense_dbt_models-*") if p.stat().st_mtime >= started
-    ]
-    logs = [folder / "dbt.log" for folder in folders if (folder / "dbt.log").exists()]
-    return logs[0] if len(logs) == 1 else None
+def _dbt_log_of(run: subprocess.Popen) -> Path | None:
+    """The dbt.log of the run's own dbt process: dagster-dbt gives each invocation its target folder in
+    DBT_TARGET_PATH, and other runs (tests on another pytest worker) have folders of their own."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            environ = (stat.parent / "environ").read_bytes().split(b"\0") if parent == run.pid else []
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+        for entry in environ:
+            if entry.startswith(b"DBT_TARGET_PATH="):
+                return Path(os.fsdecode(entry.removeprefix(b"DBT_TARGET_PATH="))) / "dbt.log"
+    return None
 
 
 def _kill_during_dbt(root: Path) -> tuple[subprocess.CompletedProcess, str]:
     """Start a run and SIGKILL its process group once dbt starts building marts.user_features."""
-    started = time.time()
     process = _start_run(root)
     deadline = time.monotonic() + 600
     log, seen = None, b""
     while b"START sql table model marts.user_features" not in seen:
         assert process.poll() is None, process.communicate()[0][-3000:]
         assert time.monotonic() < deadline, "dbt never reached marts.user_features"
-        if log is None:
-            log = _new_dbt_log(started)
+        if log is None or not log.exists():
+            log = _dbt_log_of(process)
             time.sleep(0.2)
             continue
         with log.open("rb") as handle:  # read only what was added since the last look

@@ -119,6 +119,7 @@ def test_dbt_retries_the_connection_while_a_notebook_holds_the_file(workspace: P
     command = [
         dbt_executable, "run", "--profiles-dir", ".", "--select", "stg_spendsense__users", "--quiet",
         "--log-path", str(log.parent), "--log-level-file", "debug",
+        "--target-path", str(tmp_path / "target"),  # not the project's: other pytest workers use it
     ]  # fmt: skip
     with notebook(warehouse, 300) as holder, environment(SPENDSENSE_WAREHOUSE=str(warehouse)):
         dbt = subprocess.Popen(
