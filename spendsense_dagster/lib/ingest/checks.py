@@ -58,22 +58,18 @@ def stage_file_sql(
     file_name: str,
     first_pos: int,
     bounds: PlausibilityBounds,
-    *,
-    numbered_on_one_thread: bool,
 ) -> str:
     """Insert one file's records, typed and checked; record_pos = first_pos + record_index.
 
-    `numbered_on_one_thread`: the reader numbers records in file order on one thread (JSON), so what it
-    read is materialised first and the typing, the checks and the (compressing) write that follow use
-    every core. Parquet's reader numbers rows on every thread: its rows stream straight through.
+    The records stream from the reader (`sources.numbered_records`) through the typing and checks into
+    the (compressing) write, on every core.
     """
     typed = ", ".join(f"{_typed_sql(field)} as {_quote(field.name)}" for field in spec.fields)
     columns = ", ".join(_quote(field.name) for field in spec.fields)
     checks = _record_checks(spec, bounds)
-    materialized = "materialized" if numbered_on_one_thread else "not materialized"
     return f"""
         insert into {staging_table(spec)}
-        with source as {materialized} (
+        with source as not materialized (
             {relation_sql}
         ),
         typed as (

@@ -13,8 +13,6 @@ reads it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -49,7 +47,8 @@ from spendsense_dagster.lib.ingest.sources import (
     SourceFile,
     count_records_sql,
     find_source_files,
-    record_fields_sql,
+    insertion_order,
+    numbered_records,
     record_payloads_sql,
     unreadable_file_error,
 )
@@ -262,22 +261,12 @@ def _stage_records(
 ) -> int:
     """Read, type and check every record of every file; returns how many records were read."""
     records_read = 0
-    with _insertion_order_relaxed(con):
+    # Staged rows may land in any order (record positions are explicit columns): an order-preserving
+    # insert costs about twice as much.
+    with insertion_order(con, preserved=False):
         for source in sources:
             records_read += _stage_file(con, spec, source, records_read, bounds)
     return records_read
-
-
-@contextmanager
-def _insertion_order_relaxed(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Let DuckDB insert staged rows in any order: record positions are explicit columns, and an
-    order-preserving insert costs about twice as much. The setting is global, so it is restored."""
-    previous = con.execute("select current_setting('preserve_insertion_order')").fetchall()[0][0]
-    con.execute("set preserve_insertion_order = false").fetchall()
-    try:
-        yield
-    finally:
-        con.execute(f"set preserve_insertion_order = {str(previous).lower()}").fetchall()
 
 
 def _stage_file(
@@ -312,11 +301,8 @@ def _insert_file(
     *,
     tolerant: bool,
 ) -> int:
-    relation = record_fields_sql(con, source, spec.field_names, tolerant=tolerant)
-    sql = stage_file_sql(
-        spec, relation, source.name, first_pos, bounds, numbered_on_one_thread=source.format != "parquet"
-    )
-    return con.execute(sql).fetchall()[0][0]
+    with numbered_records(con, source, spec.field_names, tolerant=tolerant) as relation:
+        return con.execute(stage_file_sql(spec, relation, source.name, first_pos, bounds)).fetchall()[0][0]
 
 
 def _default_as_of(con: duckdb.DuckDBPyConnection, spec: EntitySpec, today: date) -> date:

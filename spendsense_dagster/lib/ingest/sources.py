@@ -1,16 +1,19 @@
 """Input files of the ingest: which files hold an entity, how DuckDB reads them, clear errors for bad ones.
 
-Every reader yields the same relation, whatever the format, so the checks in `ingest_checks` are written
-once: `record_index` (0-based position of the record in its file), `is_object`, `repeated_fields` (the
-known fields that occur more than once in the object, comma-separated; null when none), and one VARCHAR
-column `text_<field>` per known field: a JSON string unescaped, a number or boolean as written, an object
-or array as its JSON text, SQL null when the field is absent or JSON null. Unknown fields are not read.
+Every file is read as the same relation, whatever the format (`numbered_records`), so the checks in
+`ingest_checks` are written once: `record_index` (0-based position of the record in its file),
+`is_object`, `repeated_fields` (the known fields that occur more than once in the object,
+comma-separated; null when none), and one VARCHAR column `text_<field>` per known field: a JSON string
+unescaped, a number or boolean as written, an object or array as its JSON text, SQL null when the field
+is absent or JSON null. Unknown fields are not read.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,9 @@ import duckdb
 from spendsense_dagster.lib.core.sql import quote_identifier, sql_string
 
 INPUT_SUFFIXES = (".json", ".ndjson", ".jsonl", ".parquet")
+
+# The records of one JSON file as read, in file order, before they are numbered (`numbered_records`).
+_READ_TABLE = "ingest_read_records"
 
 # Past this size a JSON array is not loaded into Python just to find the line of a syntax error.
 _MAX_ARRAY_BYTES_TO_LOCATE = 256 * 1024 * 1024
@@ -54,10 +60,47 @@ def find_source_files(raw_dir: Path, stem: str) -> list[SourceFile]:
     return [SourceFile.detect(path) for path in sorted(paths, key=lambda path: path.name)]
 
 
+@contextmanager
+def numbered_records(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, field_names: list[str], *, tolerant: bool
+) -> Iterator[str]:
+    """SQL yielding record_index, is_object, repeated_fields and text_<field> for one file, valid inside
+    the block.
+
+    Parquet's reader numbers rows itself, on every thread. DuckDB's JSON reader numbers records
+    (`with ordinality`) only on one thread, so a JSON file is read on every thread into a temporary
+    table in file order, and its rowid is the record's position (dropped when the block ends).
+    """
+    if source.format == "parquet":
+        yield record_fields_sql(con, source, field_names, tolerant=tolerant)
+        return
+    try:
+        with insertion_order(con, preserved=True):
+            con.execute(
+                f"create or replace temp table {_READ_TABLE} as "
+                f"{record_fields_sql(con, source, field_names, tolerant=tolerant)}"
+            ).fetchall()
+        yield f"select rowid as record_index, * from {_READ_TABLE}"
+    finally:
+        con.execute(f"drop table if exists {_READ_TABLE}").fetchall()
+
+
+@contextmanager
+def insertion_order(con: duckdb.DuckDBPyConnection, *, preserved: bool) -> Iterator[None]:
+    """DuckDB's preserve_insertion_order for a block; the setting is global, so it is restored."""
+    previous = con.execute("select current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute(f"set preserve_insertion_order = {str(preserved).lower()}").fetchall()
+    try:
+        yield
+    finally:
+        con.execute(f"set preserve_insertion_order = {str(previous).lower()}").fetchall()
+
+
 def record_fields_sql(
     con: duckdb.DuckDBPyConnection, source: SourceFile, field_names: list[str], *, tolerant: bool
 ) -> str:
-    """SQL yielding record_index, is_object and text_<field> columns for one file.
+    """SQL yielding is_object, repeated_fields and text_<field> columns for one file's records; JSON's
+    in file order (`numbered_records` numbers them), Parquet's with their record_index.
 
     The fast JSON reader (DuckDB's read_json with declared columns) refuses a file holding a record
     that is not an object or repeats a known field (and reads a JSON null record as an object without
@@ -74,9 +117,8 @@ def record_fields_sql(
     if not tolerant:
         columns = "{" + ", ".join(f"{sql_string(name)}: 'varchar'" for name in field_names) + "}"
         return f"""
-            select
-                ordinality - 1 as record_index, true as is_object, null::varchar as repeated_fields, {texts}
-            from read_json({path}, format = '{source.format}', columns = {columns}) with ordinality
+            select true as is_object, null::varchar as repeated_fields, {texts}
+            from read_json({path}, format = '{source.format}', columns = {columns})
         """
     structure = sql_string(json.dumps(dict.fromkeys(field_names, "VARCHAR")))
     known = "[" + ", ".join(sql_string(name) for name in field_names) + "]"
@@ -85,11 +127,10 @@ def record_fields_sql(
     return f"""
         with records as (
             select
-                ordinality - 1 as record_index,
                 starts_with(json::varchar, '{{') as is_object,
                 case when starts_with(json::varchar, '{{') then json_keys(json) end as record_keys,
                 unnest(json_transform(json, {structure}))
-            from read_json_objects({path}, format = '{source.format}') with ordinality
+            from read_json_objects({path}, format = '{source.format}')
         ),
         repeated as (
             select
@@ -100,7 +141,7 @@ def record_fields_sql(
                 )), ', '), '') as repeated_fields
             from records
         )
-        select record_index, is_object, repeated_fields, {texts} from repeated
+        select is_object, repeated_fields, {texts} from repeated
     """
 
 
