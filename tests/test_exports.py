@@ -86,6 +86,20 @@ def test_local_export_writes_every_table_atomically(warehouse, tmp_path):
     assert all(f.presigned_url is None for f in with_presigned_urls(store, AS_OF, again))
 
 
+def test_the_same_rows_in_another_order_give_the_same_file(warehouse, tmp_path):
+    """Exports are sorted: a table rebuilt with its rows in another order exports byte for byte the same."""
+    store = open_store(str(tmp_path / "exports"))
+    shuffled = {name: f"select * from ({query}) order by random()" for name, query in QUERIES.items()}
+    reversed_order = {name: f"select * from ({query}) order by all desc" for name, query in QUERIES.items()}
+    files = {}
+    for label, queries in (("shuffled", shuffled), ("reversed", reversed_order)):
+        export_queries(warehouse, store, AS_OF, queries)
+        folder = tmp_path / "exports" / f"as_of={AS_OF}"
+        files[label] = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert len(files["shuffled"]) == len(QUERIES)
+    assert files["shuffled"] == files["reversed"]
+
+
 def test_s3_export_uploads_readable_parquet_with_presigned_urls(warehouse, s3_endpoint, tmp_path):
     bucket = _bucket(s3_endpoint, "spendsense-exports")
     store = open_store(f"s3://{bucket}/analytics/", endpoint_url=s3_endpoint)

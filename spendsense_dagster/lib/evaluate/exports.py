@@ -311,8 +311,12 @@ def select_sql(source: str) -> str:
 
 
 def copy_to_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> int:
-    """COPY a query to a Parquet file at `path`; returns its row count."""
-    return con.execute(f"copy ({query}) to {sql_string(str(path))} (format parquet)").fetchall()[0][0]
+    """COPY a query to a Parquet file at `path`, its rows sorted; returns its row count.
+
+    Sorted so that the same rows give the same file: a table's row order follows how DuckDB happened
+    to build it, and changes when an upstream model does."""
+    sorted_rows = f"select * from ({query}) order by all"
+    return con.execute(f"copy ({sorted_rows}) to {sql_string(str(path))} (format parquet)").fetchall()[0][0]
 
 
 def parquet_relation(path: Path) -> str:
